@@ -219,13 +219,26 @@ class Tensor:
 
         order = self._topological_order()
         pending = {id(self): grad}
+        handed_out = {id(grad)}  # arrays already given to a leaf (or to the caller): copy, never share
         for tensor in order:
             tensor_grad = pending.pop(id(tensor), None)
             if tensor_grad is None:
                 continue
             function = tensor.creator
             if function is None:
-                tensor.grad = tensor_grad if tensor.grad is None else tensor.grad + tensor_grad
+                if tensor.grad is None:
+                    # A leaf's .grad is its own writable array of its own dtype: gradients that are
+                    # broadcast views, views of the caller's array, or shared with another leaf are
+                    # copied, so that in-place updates (optimizers, clipping) stay local.
+                    must_copy = (
+                        id(tensor_grad) in handed_out
+                        or not tensor_grad.flags.writeable
+                        or not tensor_grad.flags.owndata
+                    )
+                    tensor.grad = tensor_grad.astype(tensor.dtype, copy=must_copy)
+                    handed_out.add(id(tensor.grad))
+                else:
+                    tensor.grad = tensor.grad + tensor_grad.astype(tensor.dtype, copy=False)
                 continue
             input_grads = function.backward(tensor_grad)
             if not isinstance(input_grads, tuple):
@@ -239,7 +252,9 @@ class Tensor:
                 else:
                     pending[key] = parent_grad
             if not retain_graph:
-                tensor.creator = None  # frees the Function and the arrays it saved
+                # Frees the Function and the arrays it saved; a later backward through this tensor
+                # raises instead of silently treating it as a leaf.
+                tensor.creator = _RELEASED
 
     def _topological_order(self) -> list:
         """Tensors reachable from self, each after every tensor that uses it (self first)."""
@@ -294,6 +309,8 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, numbers.Number):
+            if isinstance(exponent, np.generic):
+                exponent = exponent.item()  # a NumPy float64 scalar would promote float32 data
             return PowerScalar.apply(self, exponent=exponent)
         return exp(log(self) * exponent)
 
@@ -413,7 +430,7 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
     """Return ``value`` as a Tensor; numbers take the dtype of ``like`` when given."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, numbers.Number):
+    if like is not None and isinstance(value, numbers.Number) and np.issubdtype(like.dtype, np.floating):
         return Tensor(np.asarray(value, dtype=like.dtype))
     return Tensor(value)
 
@@ -472,6 +489,22 @@ class Function:
         result.requires_grad = record
         result.creator = function if record else None
         return result
+
+
+class _Released(Function):
+    """Stands in for a Function whose saved arrays a backward pass already freed."""
+
+    def __init__(self):
+        super().__init__()
+
+    def backward(self, grad):
+        raise RuntimeError(
+            "backward() reached a tensor whose graph an earlier backward() already freed. Pass "
+            "retain_graph=True to the first backward() to backpropagate through the same graph twice."
+        )
+
+
+_RELEASED = _Released()
 
 
 # ----- primitive operations ------------------------------------------------------------------
@@ -580,7 +613,7 @@ class Tanh(Function):
 class Relu(Function):
     def forward(self, a):
         self.mask = a > 0
-        return a * self.mask
+        return get_array_module(a).maximum(a, 0.0)  # not a * mask, which gives -0.0 for negatives
 
     def backward(self, grad):
         return (grad * self.mask,)
@@ -651,10 +684,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = grad
+        if b.ndim == 1:  # restore the dropped axes, last first (a 1-D @ 1-D product is 0-D)
+            g = xp.expand_dims(g, -1)
         if a.ndim == 1:
             g = xp.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = xp.expand_dims(g, -1)
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
             grad_a = g @ xp.swapaxes(b2, -1, -2)
@@ -688,7 +721,7 @@ class Max(Function):
     def backward(self, grad):
         xp = get_array_module(grad)
         mask = self.a == self.out
-        counts = mask.sum(axis=self.axis, keepdims=True)
+        counts = mask.sum(axis=self.axis, keepdims=True).astype(grad.dtype)
         if not self.keepdims:
             grad = grad.reshape(self.out.shape)
         return (mask * (grad / counts),)
@@ -710,8 +743,8 @@ class Reshape(Function):
 
 class Transpose(Function):
     def forward(self, a, axes):
-        self.axes = axes
-        return a.transpose(axes)
+        self.axes = tuple(int(axis) % a.ndim for axis in axes)  # argsort needs non-negative axes
+        return a.transpose(self.axes)
 
     def backward(self, grad):
         return (grad.transpose(np.argsort(self.axes)),)

@@ -1,0 +1,582 @@
+"""Convolution numerics: the N-d forward pass, its input and kernel gradients, and col2im.
+
+This module owns the arithmetic of every convolution in cnnkit. It holds pure array functions:
+no Tensors, no argument checks (``cnnkit.functional.conv`` checks and normalises everything
+before calling here). One implementation serves 1-D, 2-D and 3-D convolution, grouped and
+depthwise convolution, and the transposed convolution, which *is* the input gradient of a
+convolution run forwards (one machinery, two directions).
+
+Conventions (channels-last, Keras's kernel layout):
+
+- ``x``: ``(batch, *spatial, channels)``.
+- ``kernel``: ``(*kernel_size, channels // groups, filters)``; input channel ``c`` of group
+  ``g`` is ``g * (channels // groups) + c``, output channel ``f`` of group ``g`` is
+  ``g * (filters // groups) + f`` (the same grouping as Keras and PyTorch).
+- ``padding``: one ``(before, after)`` pair of zero-padding widths per spatial axis; a negative
+  width crops instead (the transposed convolution needs that for ``output_padding``).
+
+Method: the padded input is seen through ``sliding_window_view`` (strided and dilated by
+slicing the view, so nothing is copied), copied once into a contiguous column matrix
+``(batch * prod(output_size), prod(kernel_size) * channels)`` and multiplied with the kernel in ONE
+GEMM (a batched matmul over groups). A 1x1, stride-1 convolution needs no columns: the input
+already is the column matrix. A single input channel gets its column matrix filled transposed
+(whole output rows per copy). A depthwise convolution (one input channel per group) has no
+channel reduction for a GEMM to do: it is one einsum over the window view. Column buffers are
+recycled through a small workspace, because touching fresh memory (page faults and zeroing)
+costs as much as the im2col copy itself.
+
+Every array function takes its array module from its inputs (``get_array_module``) and uses only
+what NumPy and CuPy share.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+
+from ..backend import get_array_module
+from ..shapes import conv_output_size, effective_kernel_size
+
+__all__ = [
+    "pad_spatial",
+    "im2col",
+    "conv_columns",
+    "col2im",
+    "conv_forward",
+    "conv_backward_input",
+    "conv_backward_kernel",
+    "conv_backward_bias",
+    "conv_transpose_backward",
+    "is_depthwise",
+    "swap_kernel_in_out",
+    "release_workspace",
+]
+
+
+# ----- workspace: recycled column buffers ----------------------------------------------------
+class _Workspace:
+    """A small pool of large scratch arrays, keyed by shape and dtype.
+
+    ``take`` returns a pooled array of the exact shape and dtype, or a new one; ``give`` hands an
+    array back once nobody reads it any more. Reusing a column buffer avoids the page faults of
+    fresh memory (about 17 ms for 231 MB on the reference machine, as long as the im2col copy).
+    At most ``max_bytes`` are kept (the oldest are dropped first); arrays smaller than
+    ``min_bytes`` are not worth pooling.
+    """
+
+    def __init__(self, max_bytes: int = 768 * 2**20, min_bytes: int = 2**20):
+        self.max_bytes = max_bytes
+        self.min_bytes = min_bytes
+        self._free: list = []  # (key, array), oldest first
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def take(self, xp, shape, dtype):
+        key = (xp.__name__, tuple(shape), str(dtype))
+        with self._lock:
+            for index in range(len(self._free) - 1, -1, -1):
+                if self._free[index][0] == key:
+                    array = self._free.pop(index)[1]
+                    self._bytes -= array.nbytes
+                    return array
+        return xp.empty(shape, dtype=dtype)
+
+    def give(self, array) -> None:
+        if array is None or array.nbytes < self.min_bytes or array.nbytes > self.max_bytes:
+            return
+        key = (type(array).__module__.split(".")[0], array.shape, str(array.dtype))
+        with self._lock:
+            while self._free and self._bytes + array.nbytes > self.max_bytes:
+                self._bytes -= self._free.pop(0)[1].nbytes
+            self._free.append((key, array))
+            self._bytes += array.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
+            self._bytes = 0
+
+
+_WORKSPACE = _Workspace()
+
+
+def release_workspace(columns) -> None:
+    """Hand a column matrix that ``im2col`` made (``owned`` True) back to the workspace.
+
+    Only call this when nothing reads it any more (e.g. the Function that saved it is gone).
+    """
+    _WORKSPACE.give(columns.base if columns.base is not None else columns)
+
+
+# ----- padding -------------------------------------------------------------------------------
+def pad_spatial(x, padding):
+    """Zero-pad (or, for negative widths, crop) the spatial axes of a channels-last array.
+
+    Args:
+        x: ``(batch, *spatial, channels)``.
+        padding: one ``(before, after)`` pair per spatial axis.
+
+    Returns:
+        ``x`` itself when every width is 0, else a new array
+        ``(batch, *(spatial + before + after), channels)``.
+
+    Example:
+        >>> import numpy as np
+        >>> pad_spatial(np.ones((1, 2, 1)), [(1, 0)])[0, :, 0]
+        array([0., 1., 1.])
+    """
+    if all(before == 0 and after == 0 for before, after in padding):
+        return x
+    spatial = x.shape[1:-1]
+    if any(before < 0 or after < 0 for before, after in padding):
+        crop = tuple(slice(max(-before, 0), size - max(-after, 0)) for (before, after), size in zip(padding, spatial))
+        x = x[(slice(None),) + crop + (slice(None),)]
+        padding = [(max(before, 0), max(after, 0)) for before, after in padding]
+        spatial = x.shape[1:-1]
+        if all(before == 0 and after == 0 for before, after in padding):
+            return x
+    xp = get_array_module(x)
+    padded_shape = (x.shape[0],) + tuple(size + before + after for size, (before, after) in zip(spatial, padding))
+    padded = xp.zeros(padded_shape + (x.shape[-1],), dtype=x.dtype)
+    interior = tuple(slice(before, before + size) for size, (before, _) in zip(spatial, padding))
+    padded[(slice(None),) + interior + (slice(None),)] = x
+    return padded
+
+
+# ----- im2col / col2im -----------------------------------------------------------------------
+def _window_view(padded, kernel_size, strides, dilation, output_size):
+    """A view ``(batch, *output_size, *kernel_size, channels)`` of the padded input:
+    ``view[n, o..., k..., c] = padded[n, o * stride + k * dilation, c]``. Nothing is copied."""
+    xp = get_array_module(padded)
+    num_spatial = len(kernel_size)
+    if all(size == 1 for size in kernel_size):
+        picked = padded[
+            (slice(None),)
+            + tuple(slice(0, (out - 1) * stride + 1, stride) for out, stride in zip(output_size, strides))
+            + (slice(None),)
+        ]
+        return picked.reshape(picked.shape[:-1] + (1,) * num_spatial + picked.shape[-1:])
+    spans = tuple(effective_kernel_size(k, d) for k, d in zip(kernel_size, dilation))
+    windows = xp.lib.stride_tricks.sliding_window_view(padded, spans, axis=tuple(range(1, num_spatial + 1)))
+    # windows: (batch, *positions, channels, *spans); keep every stride-th position and every
+    # dilation-th tap of each window.
+    windows = windows[
+        (slice(None),)
+        + tuple(slice(0, (out - 1) * stride + 1, stride) for out, stride in zip(output_size, strides))
+        + (slice(None),)
+        + tuple(slice(None, None, d) for d in dilation)
+    ]
+    order = (0,) + tuple(range(1, num_spatial + 1)) + tuple(range(num_spatial + 2, 2 * num_spatial + 2)) + (num_spatial + 1,)
+    return windows.transpose(order)
+
+
+def im2col(padded, kernel_size, strides, dilation, output_size, groups=1):
+    """The column matrix of a convolution: one row per output position, one column per tap.
+
+    Args:
+        padded: the already padded input ``(batch, *spatial, channels)``.
+        kernel_size, strides, dilation, output_size: one int per spatial axis.
+        groups: split the channels into this many groups (group-major result).
+
+    Returns:
+        ``(columns, owned)``: ``columns`` has shape
+        ``(groups, batch * prod(output_size), prod(kernel_size) * channels // groups)``, row
+        ``(n, o...)``, column ``(k..., c)``; ``owned`` is True when ``columns`` is a buffer from
+        the workspace (hand it back with ``release_workspace`` once done), False when it is a view
+        of ``padded`` (a 1x1 stride-1 convolution needs no copy).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.arange(4.0).reshape(1, 4, 1)
+        >>> im2col(x, (2,), (1,), (1,), (3,))[0][0]
+        array([[0., 1.],
+               [1., 2.],
+               [2., 3.]])
+    """
+    xp = get_array_module(padded)
+    batch, channels = padded.shape[0], padded.shape[-1]
+    group_channels = channels // groups
+    rows = batch * math.prod(output_size)
+    width = math.prod(kernel_size) * group_channels
+    view = _window_view(padded, kernel_size, strides, dilation, output_size)
+    # (batch, *out, *k, groups, group_channels) -> (groups, batch, *out, *k, group_channels)
+    view = view.reshape(view.shape[:-1] + (groups, group_channels))
+    view = xp.moveaxis(view, -2, 0)
+    if groups == 1 and padded.flags.c_contiguous and all(k == 1 for k in kernel_size) and all(s == 1 for s in strides):
+        return padded.reshape(1, rows, width), False
+    if all(k == 1 for k in kernel_size) and all(s == 1 for s in strides) and padded.flags.c_contiguous:
+        # grouped 1x1: a strided view per group, no copy (matmul reads the strides directly)
+        return view.reshape(groups, rows, width), False
+    if groups == 1 and channels == 1:
+        # One input channel: a row-major copy would move only kernel_width floats at a time, so
+        # fill the transposed (taps, rows) matrix instead, a whole output row per copy, and hand
+        # out its transpose (BLAS reads either orientation without copying).
+        tap_major = xp.moveaxis(view[0], tuple(range(1 + len(output_size), view.ndim - 1)), tuple(range(len(kernel_size) + 1)))
+        buffer = _WORKSPACE.take(xp, tap_major.shape, padded.dtype)
+        xp.copyto(buffer, tap_major)
+        return buffer.reshape(width, rows).T[None], True
+    columns = _WORKSPACE.take(xp, view.shape, padded.dtype)
+    xp.copyto(columns, view)
+    return columns.reshape(groups, rows, width), True
+
+
+def col2im(columns, padded_shape, kernel_size, strides, dilation, output_size, groups=1):
+    """Scatter-add column gradients back onto the padded input: the adjoint of ``im2col``.
+
+    A loop over kernel offsets (never over pixels): each offset adds one strided slab.
+
+    Args:
+        columns: ``(groups, batch * prod(output_size), prod(kernel_size) * channels // groups)``.
+        padded_shape: ``(batch, *padded_spatial, channels)``; it may be longer than the span the
+            windows cover (those cells get zero).
+
+    Returns:
+        An array of ``padded_shape``.
+    """
+    xp = get_array_module(columns)
+    num_spatial = len(kernel_size)
+    batch, channels = padded_shape[0], padded_shape[-1]
+    group_channels = channels // groups
+    padded = xp.zeros(padded_shape, dtype=columns.dtype)
+    # target view (batch, *padded_spatial, groups, group_channels); source (groups, batch, *out, *k, cg)
+    target = padded.reshape(padded_shape[:-1] + (groups, group_channels))
+    source = columns.reshape((groups, batch) + tuple(output_size) + tuple(kernel_size) + (group_channels,))
+    source = xp.moveaxis(source, 0, -2)  # (batch, *out, *k, groups, cg)
+    for offset in itertools.product(*(range(k) for k in kernel_size)):
+        region = (slice(None),) + tuple(
+            slice(o * d, o * d + (out - 1) * s + 1, s) for o, d, s, out in zip(offset, dilation, strides, output_size)
+        )
+        target[region] += source[(slice(None),) * (1 + num_spatial) + offset]
+    return padded
+
+
+# ----- kernel layout helpers -----------------------------------------------------------------
+def _grouped_kernel(kernel, groups):
+    """``(*k, cg, filters)`` -> ``(groups, prod(k) * cg, filters // groups)`` (a view when groups == 1)."""
+    xp = get_array_module(kernel)
+    *kernel_size, group_channels, filters = kernel.shape
+    taps = math.prod(kernel_size) * group_channels
+    if groups == 1:
+        return kernel.reshape(1, taps, filters)
+    split = kernel.reshape(taps, groups, filters // groups)
+    return xp.ascontiguousarray(split.transpose(1, 0, 2))
+
+
+def swap_kernel_in_out(kernel, groups=1):
+    """The kernel of the transposed convolution: spatially flipped, input and output swapped.
+
+    ``(*k, channels // groups, filters)`` -> ``(*k, filters // groups, channels)``, keeping groups.
+    """
+    xp = get_array_module(kernel)
+    num_spatial = kernel.ndim - 2
+    *kernel_size, group_channels, filters = kernel.shape
+    flipped = kernel[(slice(None, None, -1),) * num_spatial]
+    split = flipped.reshape(tuple(kernel_size) + (group_channels, groups, filters // groups))
+    swapped = xp.moveaxis(split, num_spatial, -1)  # (*k, groups, filters/g, cg)
+    swapped = xp.moveaxis(swapped, num_spatial, num_spatial + 1)  # (*k, filters/g, groups, cg)
+    return xp.ascontiguousarray(swapped).reshape(tuple(kernel_size) + (filters // groups, groups * group_channels))
+
+
+def _grouped_matmul(columns, kernel_groups, output_shape):
+    """``(g, rows, taps) @ (g, taps, f)`` written straight into a new channels-last array of
+    ``output_shape`` = ``(batch, *spatial, g * f)`` (which owns its data: no reshape view)."""
+    xp = get_array_module(columns)
+    groups, rows, _ = columns.shape
+    group_filters = kernel_groups.shape[-1]
+    result = xp.empty(output_shape, dtype=columns.dtype)
+    if groups == 1:
+        xp.matmul(columns[0], kernel_groups[0], out=result.reshape(rows, group_filters))
+    else:
+        xp.matmul(columns, kernel_groups, out=result.reshape(rows, groups, group_filters).transpose(1, 0, 2))
+    return result
+
+
+# ----- depthwise: one input channel per group ------------------------------------------------
+# A depthwise convolution mixes no channels, so there is no reduction over channels to hand to a
+# GEMM: a batched matmul over hundreds of one-channel groups (a gather into group-major columns
+# and hundreds of skinny products) measured 18x slower than PyTorch. Instead each pass is one
+# einsum over the strided window view: a single sweep, no column matrix at all.
+_OUTPUT_LETTERS = "opq"
+_TAP_LETTERS = "ijk"
+
+
+def is_depthwise(kernel_shape, groups) -> bool:
+    """Several groups of one input channel each (Keras's depthwise_conv, or groups == channels)."""
+    return groups > 1 and kernel_shape[-2] == 1
+
+
+def _depthwise_weights(kernel, channels):
+    """``(*k, 1, C * m)`` -> ``(*k, C, m)``: output channel ``c * m + j`` is filter ``j`` of channel ``c``."""
+    return kernel.reshape(tuple(kernel.shape[:-2]) + (channels, kernel.shape[-1] // channels))
+
+
+def _per_multiplier(array, channels):
+    """``(N, *L, C * m)`` -> list of m contiguous ``(N, *L, C)`` arrays, one per depth multiplier.
+
+    einsum sweeps fastest with the channel axis contiguous and innermost, so a depth multiplier
+    above 1 is handled as a short loop over filters rather than as a trailing axis of size m.
+    """
+    xp = get_array_module(array)
+    multiplier = array.shape[-1] // channels
+    if multiplier == 1:
+        return [array]
+    split = array.reshape(array.shape[:-1] + (channels, multiplier))
+    return [xp.ascontiguousarray(split[..., j]) for j in range(multiplier)]
+
+
+def _depthwise_forward(padded, kernel, strides, dilation, output_size):
+    xp = get_array_module(padded)
+    num_spatial = len(output_size)
+    outputs, taps = _OUTPUT_LETTERS[:num_spatial], _TAP_LETTERS[:num_spatial]
+    batch, channels = padded.shape[0], padded.shape[-1]
+    view = _window_view(padded, kernel.shape[:-2], strides, dilation, output_size)  # (N, *out, *k, C)
+    weights = _depthwise_weights(kernel, channels)
+    multiplier = weights.shape[-1]
+    subscripts = f"n{outputs}{taps}c,{taps}c->n{outputs}c"
+    if multiplier == 1:
+        return xp.einsum(subscripts, view, weights[..., 0], optimize=False)
+    result = xp.empty((batch,) + tuple(output_size) + (channels, multiplier), dtype=padded.dtype)
+    for j in range(multiplier):
+        result[..., j] = xp.einsum(subscripts, view, weights[..., j], optimize=False)
+    return result.reshape((batch,) + tuple(output_size) + (channels * multiplier,))
+
+
+def _depthwise_backward_kernel(grad, padded, kernel_shape, strides, dilation):
+    xp = get_array_module(grad)
+    output_size = grad.shape[1:-1]
+    num_spatial = len(output_size)
+    outputs, taps = _OUTPUT_LETTERS[:num_spatial], _TAP_LETTERS[:num_spatial]
+    channels = padded.shape[-1]
+    view = _window_view(padded, kernel_shape[:-2], strides, dilation, output_size)
+    per_filter = [
+        xp.einsum(f"n{outputs}{taps}c,n{outputs}c->{taps}c", view, grad_j, optimize=False)
+        for grad_j in _per_multiplier(grad, channels)
+    ]
+    return xp.stack(per_filter, axis=-1).reshape(kernel_shape)
+
+
+def _depthwise_backward_input(grad, kernel, input_size, strides, dilation, padding, channels):
+    xp = get_array_module(grad)
+    kernel_size = kernel.shape[:-2]
+    num_spatial = len(kernel_size)
+    outputs, taps = _OUTPUT_LETTERS[:num_spatial], _TAP_LETTERS[:num_spatial]
+    batch, output_size = grad.shape[0], grad.shape[1:-1]
+    weights = _depthwise_weights(kernel, channels)
+    grads = _per_multiplier(grad, channels)
+    if all(s == 1 for s in strides):
+        # a full correlation of the padded gradient with the flipped kernel (see the note below)
+        full_padding = [
+            (effective_kernel_size(k, d) - 1 - before, size - out + before)
+            for k, d, (before, _), size, out in zip(kernel_size, dilation, padding, input_size, output_size)
+        ]
+        flipped = weights[(slice(None, None, -1),) * num_spatial]
+        result = None
+        for j, grad_j in enumerate(grads):
+            view = _window_view(pad_spatial(grad_j, full_padding), kernel_size, strides, dilation, tuple(input_size))
+            term = xp.einsum(f"n{outputs}{taps}c,{taps}c->n{outputs}c", view, flipped[..., j], optimize=False)
+            result = term if result is None else xp.add(result, term, out=result)
+        return result
+    # stride > 1: scatter each tap's contribution with one strided add (col2im without columns)
+    covered = [(out - 1) * s + effective_kernel_size(k, d) for out, s, k, d in zip(output_size, strides, kernel_size, dilation)]
+    padded_spatial = tuple(max(span, before + size) for span, size, (before, _) in zip(covered, input_size, padding))
+    padded = xp.zeros((batch,) + padded_spatial + (channels,), dtype=grad.dtype)
+    for offset in itertools.product(*(range(k) for k in kernel_size)):
+        region = (slice(None),) + tuple(
+            slice(o * d, o * d + (out - 1) * s + 1, s) for o, d, s, out in zip(offset, dilation, strides, output_size)
+        )
+        for j, grad_j in enumerate(grads):
+            padded[region] += grad_j * weights[offset][:, j]
+    interior = tuple(slice(before, before + size) for size, (before, _) in zip(input_size, padding))
+    return padded[(slice(None),) + interior + (slice(None),)]
+
+
+# ----- forward -------------------------------------------------------------------------------
+def conv_columns(x, kernel_size, strides, dilation, padding, groups=1):
+    """Pad ``x`` and build its column matrix (see ``im2col``).
+
+    Returns:
+        ``(columns, owned, output_size)``.
+    """
+    padded = pad_spatial(x, padding)
+    output_size = tuple(
+        conv_output_size(size, k, stride=s, dilation=d)
+        for size, k, s, d in zip(padded.shape[1:-1], kernel_size, strides, dilation)
+    )
+    columns, owned = im2col(padded, kernel_size, strides, dilation, output_size, groups)
+    return columns, owned, output_size
+
+
+def conv_forward(x, kernel, strides, dilation, padding, groups=1, bias=None, keep_columns=False):
+    """Cross-correlate ``x`` with ``kernel`` (the deep-learning "convolution"), channels-last.
+
+    Shape:
+        x ``(N, *L_in, C)``, kernel ``(*k, C // groups, F)`` -> ``(N, *L_out, F)`` with, per axis,
+        ``L_out = floor((L_in + before + after - dilation * (k - 1) - 1) / stride) + 1``.
+
+    Args:
+        strides, dilation: one int per spatial axis.
+        padding: one ``(before, after)`` zero-padding pair per spatial axis (negative crops).
+        bias: optional ``(F,)`` array added to every output position.
+        keep_columns: also return what ``conv_backward_kernel`` needs: the column matrix (for a
+            depthwise convolution, the padded input its windows are read from).
+
+    Returns:
+        ``output`` or, with ``keep_columns``, ``(output, columns, owned)`` where ``owned`` says
+        that ``columns`` is a workspace buffer to hand back with ``release_workspace``.
+
+    A depthwise convolution (groups > 1, one input channel each) is one einsum over the window
+    view instead of a GEMM (see the note above ``is_depthwise``).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.ones((1, 4, 4, 1), dtype=np.float32)
+        >>> w = np.ones((3, 3, 1, 1), dtype=np.float32)
+        >>> conv_forward(x, w, (1, 1), (1, 1), [(0, 0), (0, 0)])[0, :, :, 0]
+        array([[9., 9.],
+               [9., 9.]], dtype=float32)
+    """
+    batch, filters = x.shape[0], kernel.shape[-1]
+    if is_depthwise(kernel.shape, groups):
+        padded = pad_spatial(x, padding)
+        output_size = tuple(
+            conv_output_size(size, k, stride=s, dilation=d)
+            for size, k, s, d in zip(padded.shape[1:-1], kernel.shape[:-2], strides, dilation)
+        )
+        output = _depthwise_forward(padded, kernel, strides, dilation, output_size)
+        if bias is not None:
+            output += bias
+        return (output, padded, False) if keep_columns else output
+    columns, owned, output_size = conv_columns(x, kernel.shape[:-2], strides, dilation, padding, groups)
+    output = _grouped_matmul(columns, _grouped_kernel(kernel, groups), (batch,) + output_size + (filters,))
+    if bias is not None:
+        output += bias
+    if keep_columns:
+        return output, columns, owned
+    if owned:
+        release_workspace(columns)
+    return output
+
+
+# ----- backward ------------------------------------------------------------------------------
+# Why the input gradient is a transposed convolution (see "Understanding the convolution transpose
+# rules" in jax/_src/lax/convolution.py, and chainer's convolution_2d backward): per axis the
+# forward is y[o] = sum_k xpad[o * s + k * d] * w[k], a linear map y = A x. Its adjoint A^T sends
+# each y[o] back to the cells it read: xpad[o * s + k * d] += y[o] * w[k]. For s = 1, substituting
+# k -> K - 1 - k turns that into a plain (valid) cross-correlation of y, zero-padded by
+# d * (K - 1) - pad_before before and d * (K - 1) - pad_after after, with the spatially flipped
+# kernel whose input and output channels are swapped: one more conv_forward, one GEMM. For s > 1 the
+# same adjoint is a GEMM to column gradients followed by col2im (one strided add per kernel offset),
+# which skips the s - 1 zeros that a dilated-gradient convolution would multiply. The transposed
+# convolution layer uses exactly this function as its forward pass.
+def conv_backward_input(grad, kernel, input_size, strides, dilation, padding, groups=1):
+    """Gradient of ``conv_forward`` with respect to its input (= a transposed convolution).
+
+    Shape:
+        grad ``(N, *L_out, F)``, kernel ``(*k, C // groups, F)`` -> ``(N, *input_size, C)``.
+
+    Args:
+        input_size: the spatial size of the forward input (or of the transposed-conv output).
+        strides, dilation, padding: as given to ``conv_forward``; an ``after`` width may be
+            negative (cells past the last window, e.g. a transposed conv's ``output_padding``).
+
+    Example:
+        >>> import numpy as np
+        >>> g = np.ones((1, 2, 1), dtype=np.float32)
+        >>> w = np.ones((3, 1, 1), dtype=np.float32)
+        >>> conv_backward_input(g, w, (4,), (1,), (1,), [(0, 0)])[0, :, 0]
+        array([1., 2., 2., 1.], dtype=float32)
+    """
+    kernel_size = kernel.shape[:-2]
+    channels = kernel.shape[-2] * groups
+    output_size = grad.shape[1:-1]
+    batch = grad.shape[0]
+    if is_depthwise(kernel.shape, groups):
+        return _depthwise_backward_input(grad, kernel, input_size, strides, dilation, padding, channels)
+    if all(s == 1 for s in strides):
+        full_padding = [
+            (effective_kernel_size(k, d) - 1 - before, effective_kernel_size(k, d) - 1 - after)
+            for k, d, (before, after) in zip(kernel_size, dilation, padding)
+        ]
+        # After-widths may differ from the forward's by cells no window read: size the result exactly.
+        full_padding = [
+            (before, size - out + effective_kernel_size(k, d) - 1 - before)
+            for (before, _), size, out, k, d in zip(full_padding, input_size, output_size, kernel_size, dilation)
+        ]
+        return conv_forward(grad, swap_kernel_in_out(kernel, groups), strides, dilation, full_padding, groups)
+    xp = get_array_module(grad)
+    filters = grad.shape[-1]
+    rows = batch * math.prod(output_size)
+    grad_rows = grad.reshape(rows, groups, filters // groups)
+    kernel_groups = _grouped_kernel(kernel, groups)  # (g, taps, f)
+    if groups == 1:
+        column_grad = grad_rows[:, 0, :] @ kernel_groups[0].T
+        column_grad = column_grad.reshape(1, rows, -1)
+    else:
+        column_grad = xp.matmul(grad_rows.transpose(1, 0, 2), kernel_groups.transpose(0, 2, 1))
+    covered = [(out - 1) * s + effective_kernel_size(k, d) for out, s, k, d in zip(output_size, strides, kernel_size, dilation)]
+    padded_spatial = tuple(
+        max(span, before + size) for span, size, (before, _) in zip(covered, input_size, padding)
+    )
+    padded = col2im(column_grad, (batch,) + padded_spatial + (channels,), kernel_size, strides, dilation, output_size, groups)
+    del column_grad
+    interior = tuple(slice(before, before + size) for size, (before, _) in zip(input_size, padding))
+    return padded[(slice(None),) + interior + (slice(None),)]
+
+
+def conv_backward_kernel(grad, columns, kernel_shape, groups=1, strides=None, dilation=None):
+    """Gradient of ``conv_forward`` with respect to the kernel: ``columns^T @ grad`` per group.
+
+    Shape:
+        grad ``(N, *L_out, F)``, columns ``(groups, N * prod(L_out), prod(k) * C // groups)``
+        -> ``kernel_shape`` = ``(*k, C // groups, F)``. For a depthwise convolution ``columns``
+        is the padded input and ``strides``, ``dilation`` are needed to see its windows.
+    """
+    if is_depthwise(kernel_shape, groups):
+        return _depthwise_backward_kernel(grad, columns, kernel_shape, strides, dilation)
+    xp = get_array_module(grad)
+    filters = grad.shape[-1]
+    rows = columns.shape[1]
+    grad_rows = grad.reshape(rows, groups, filters // groups)
+    if groups == 1:
+        return (columns[0].T @ grad_rows[:, 0, :]).reshape(kernel_shape)
+    per_group = xp.matmul(columns.transpose(0, 2, 1), grad_rows.transpose(1, 0, 2))  # (g, taps, f)
+    return xp.ascontiguousarray(per_group.transpose(1, 0, 2)).reshape(kernel_shape)
+
+
+def conv_transpose_backward(grad, x, kernel, kernel_shape, strides, dilation, padding, need_input=True, need_kernel=True):
+    """Both gradients of a transposed convolution ``y = conv_backward_input(x, kernel, ...)``.
+
+    The transpose of a transposed convolution is the convolution itself, so the upstream gradient
+    ``grad`` (shaped like ``y``) is turned into columns once and serves both products:
+    input gradient ``columns @ kernel`` (a forward convolution of ``grad``) and kernel gradient
+    ``columns^T @ x``. ``kernel`` may be None when only the kernel gradient is needed, ``x``
+    when only the input gradient is.
+
+    Shape:
+        grad ``(N, *L_out, F)``, x ``(N, *L_in, C)``, kernel ``(*k, F, C)`` ->
+        ``(grad_x (N, *L_in, C) or None, grad_kernel (*k, F, C) or None)``.
+    """
+    if not (need_input or need_kernel):
+        return None, None
+    batch, channels = grad.shape[0], kernel_shape[-1]
+    columns, owned, output_size = conv_columns(grad, kernel_shape[:-2], strides, dilation, padding)
+    grad_x = grad_kernel = None
+    if need_input:
+        grad_x = _grouped_matmul(columns, _grouped_kernel(kernel, 1), (batch,) + output_size + (channels,))
+    if need_kernel:
+        grad_kernel = conv_backward_kernel(x, columns, kernel_shape)
+    if owned:
+        release_workspace(columns)
+    return grad_x, grad_kernel
+
+
+def conv_backward_bias(grad):
+    """Gradient with respect to the bias: the sum of ``grad`` over every axis but the last,
+    as one matrix-vector product with a vector of ones.
+
+    Shape: ``(N, *L_out, F)`` -> ``(F,)``.
+    """
+    xp = get_array_module(grad)
+    filters = grad.shape[-1]
+    rows = grad.size // filters
+    return xp.ones(rows, dtype=grad.dtype) @ grad.reshape(rows, filters)
