@@ -570,8 +570,8 @@ def build_cases(quick: bool = False) -> list[Case]:
                       target=0.8, note=pool_note))
     cases.append(Case("avgpool_fwdbwd", "avg-pool 2x2 64ch 56x56 fwd+bwd", _build_pool("average", pool_batch),
                       target=None, note=pool_note))
-    epoch_count = 2048 if quick else None
-    epoch_note = ("2,048 digits (quick; full 8,000)" if quick else "8,000 digits") + ", batch 128, Adam"
+    epoch_count = 1024 if quick else None
+    epoch_note = ("1,024 digits (quick; full 8,000)" if quick else "8,000 digits") + ", batch 128, Adam"
     cases.append(Case("lenet_epoch", "LeNet-5 training epoch (fit vs torch loop)", _build_lenet_epoch(epoch_count),
                       target=1.0, note=epoch_note))
     cases.append(Case("lenet_inference", "LeNet-5 inference, batch 256", _build_lenet_inference(2048),

@@ -2,8 +2,9 @@
 
 How a comparison is timed (``compare``):
 
-1. Both sides run ``warmup`` times, alternately, so that caches, code pages, thread pools and
-   lazily built buffers are in place before anything is measured.
+1. Both sides run ``warmup`` times (once when a call lasts over ``LONG_CALL_SECONDS``), so that
+   caches, code pages, thread pools and lazily built buffers are in place before anything is
+   measured.
 2. Each side gets an inner loop count so that one sample lasts at least ``min_sample_seconds``
    (tiny calls are otherwise at the mercy of the timer and of single scheduler ticks).
 3. ``repeats`` pairs of samples follow, cnnkit and PyTorch alternately; the side that goes first
@@ -58,6 +59,8 @@ SPREAD_LIMIT = 0.25
 BUSY_LIMIT = 0.90
 # Our own process accounts for up to `threads` runnable threads in the load average.
 LOAD_MARGIN = 0.5
+# A call longer than this (a training epoch) needs only one warm-up call.
+LONG_CALL_SECONDS = 0.5
 
 
 # ----- statistics (pure functions, tested on synthetic timings) ------------------------------------
@@ -218,7 +221,8 @@ def compare(cnnkit_function, torch_function, *, repeats: int = 5, warmup: int = 
     Args:
         cnnkit_function, torch_function: the work of one call on each side.
         repeats: samples per side (the median of them is reported); at least 1.
-        warmup: untimed calls per side before calibration (the last one calibrates the inner loop).
+        warmup: untimed calls per side before calibration (the last one calibrates the inner loop);
+            one only when a call lasts over ``LONG_CALL_SECONDS``.
         min_sample_seconds: each sample repeats its call until it lasts at least this long.
         threads: the thread count in force (for the busy ratio and the load flag).
     """
@@ -230,6 +234,8 @@ def compare(cnnkit_function, torch_function, *, repeats: int = 5, warmup: int = 
             start = time.perf_counter()
             function()
             calibration[side] = time.perf_counter() - start
+            if calibration[side] > LONG_CALL_SECONDS:  # a long call is warm after one run
+                break
     inner = {side: _inner_loops_for(seconds, min_sample_seconds) for side, seconds in calibration.items()}
     functions = {"cnnkit": cnnkit_function, "torch": torch_function}
     seconds = {"cnnkit": [], "torch": []}

@@ -2,8 +2,9 @@
 
 ``main(argv)`` parses the options, fixes the thread count for NumPy's BLAS and for PyTorch,
 measures the float32 GEMM peak, runs the selected cases (``cases.py``) with the timing procedure
-of ``harness.py``, prints one table row per case as it finishes, then the peak memory, the BLAS
-kernel and the thread counts, and writes everything to a JSON file when asked.
+of ``harness.py`` (one progress line per case on stderr), measures the GEMM peak again, then prints
+the table, the peak memory, the BLAS kernel and the thread counts on stdout, and writes everything
+to a JSON file when asked.
 
 Exit status: 0 when every selected case ran, 1 when a case raised an error (its row says which),
 2 for bad options or a missing PyTorch.
@@ -37,7 +38,7 @@ from .harness import (
 __all__ = ["main", "build_parser"]
 
 DEFAULT_THREADS = 2
-FULL_SETTINGS = {"repeats": 7, "warmup": 2, "min_sample_seconds": 0.1, "gemm_size": 2048}
+FULL_SETTINGS = {"repeats": 7, "warmup": 2, "min_sample_seconds": 0.05, "gemm_size": 2048}
 QUICK_SETTINGS = {"repeats": 5, "warmup": 1, "min_sample_seconds": 0.03, "gemm_size": 1536}
 MEMORY_CHILD_TIMEOUT_SECONDS = 300
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +127,7 @@ def _blas_line(pool: dict) -> str:
 
 
 # ----- running -----------------------------------------------------------------------------------------
-def _time_case(case, settings: dict, threads: int, peak_gflops: float) -> dict:
+def _time_case(case, settings: dict, threads: int) -> dict:
     record = {"name": case.name, "title": case.title, "target": case.target, "note": case.note,
               "flops_per_call": case.flops}
     try:
@@ -146,8 +147,6 @@ def _time_case(case, settings: dict, threads: int, peak_gflops: float) -> dict:
     record.update(
         cnnkit_ms=cnnkit_seconds * 1e3, torch_ms=torch_seconds * 1e3, ratio=ratio,
         cnnkit_gflops=cnnkit_rate, torch_gflops=torch_rate,
-        cnnkit_peak_fraction=None if cnnkit_rate is None else cnnkit_rate / peak_gflops,
-        torch_peak_fraction=None if torch_rate is None else torch_rate / peak_gflops,
         status=target_status(ratio, case.target), flags=flags, check=prepared.check,
         load_averages=comparison.load_averages,
         cnnkit=comparison.cnnkit.to_dict(), torch=comparison.torch.to_dict(),
@@ -158,6 +157,25 @@ def _time_case(case, settings: dict, threads: int, peak_gflops: float) -> dict:
         record["note"] = (f"{case.note}; {record['cnnkit_items_per_s']:,.0f} vs "
                           f"{record['torch_items_per_s']:,.0f} images/s")
     return record
+
+
+def _add_peak_fractions(record: dict, peak_gflops: float) -> None:
+    for side in ("cnnkit", "torch"):
+        rate = record.get(f"{side}_gflops")
+        record[f"{side}_peak_fraction"] = None if rate is None else rate / peak_gflops
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _progress_summary(record: dict) -> str:
+    if "error" in record:
+        return record["error"][:120]
+    if "cnnkit_mib" in record:
+        return f"cnnkit {record['cnnkit_mib']:.1f} MiB, torch {record['torch_mib']:.1f} MiB"
+    return (f"cnnkit {_format_ms(record['cnnkit_ms'] / 1e3)} ms, torch {_format_ms(record['torch_ms'] / 1e3)} ms, "
+            f"ratio {record['ratio']:.2f}" + (f" [{','.join(record['flags'])}]" if record["flags"] else ""))
 
 
 def _row_cells(record: dict):
@@ -272,35 +290,45 @@ def main(argv: list[str] | None = None) -> int:
         _print(f"cnnkit bench ({mode}): cnnkit {cnnkit.__version__}, PyTorch {torch.__version__}, "
                f"NumPy {numpy.__version__}, Python {platform.python_version()}; {args.threads} threads; "
                f"median of {settings['repeats']} alternated samples after {settings['warmup']} warm-up")
-        peak = measure_gemm_peak(size=settings["gemm_size"], threads=args.threads)
-        _print(f"float32 GEMM peak measured now (NumPy {peak['size']}^3): {peak['best_gflops']:.0f} GFLOP/s "
-               f"(median {peak['median_gflops']:.0f})"
-               + (" [busy: disturbed by other processes, % of peak is unreliable]" if peak["disturbed"] else ""))
         environment = openblas_environment()
         if environment:
             _print("warning: set in the environment: " + ", ".join(f"{k}={v}" for k, v in environment.items())
                    + " (NumPy may be slow; see benchmarks/README.md)")
-        _print()
-        _print(_format_row([heading for heading, _ in COLUMNS]))
-        for case in selected:
+        peak = measure_gemm_peak(size=settings["gemm_size"], threads=args.threads)
+        _progress(f"GEMM peak {peak['best_gflops']:.0f} GFLOP/s; {len(selected)} cases")
+        for number, case in enumerate(selected, start=1):
             if case.kind == "memory":
                 memory_record = _memory_case(case, args.threads)
-                continue
-            record = _time_case(case, settings, args.threads, peak["best_gflops"])
-            records.append(record)
-            _print(_format_row(_row_cells(record)))
-        if memory_record is not None:
-            _print_memory(memory_record)
+                record = memory_record
+            else:
+                record = _time_case(case, settings, args.threads)
+                records.append(record)
+            _progress(f"[{number}/{len(selected)}] {case.name}: " + _progress_summary(record)
+                      + f" ({time.perf_counter() - started:.0f} s)")
         peak_after = measure_gemm_peak(size=settings["gemm_size"], threads=args.threads)
         blas = blas_report()
         torch_threads = torch.get_num_threads()
         torch_interop_threads = torch.get_num_interop_threads()
     elapsed = time.perf_counter() - started
+    # The reference for the % of peak columns: the better of the two measurements, so that a peak
+    # measured while another process held the cores does not inflate every percentage.
+    reference_peak = max(peak["best_gflops"], peak_after["best_gflops"])
+    for record in records:
+        _add_peak_fractions(record, reference_peak)
 
     _print()
-    _print(f"float32 GEMM peak: {peak['best_gflops']:.0f} GFLOP/s at the start (the % of peak columns), "
-           f"{peak_after['best_gflops']:.0f} at the end"
-           + ("; they differ by more than 20%: the machine's speed changed during the run"
+    _print(_format_row([heading for heading, _ in COLUMNS]))
+    for record in records:
+        _print(_format_row(_row_cells(record)))
+    if memory_record is not None:
+        _print_memory(memory_record)
+    _print()
+    _print(f"float32 GEMM peak (NumPy {peak['size']}^3, best of {peak['repeats']}): "
+           f"{peak['best_gflops']:.0f} GFLOP/s at the start"
+           + (" (busy: disturbed)" if peak["disturbed"] else "")
+           + f", {peak_after['best_gflops']:.0f} at the end" + (" (busy: disturbed)" if peak_after["disturbed"] else "")
+           + f"; % of peak columns use {reference_peak:.0f}"
+           + ("; the two differ by more than 20%: the machine's speed changed during the run"
               if abs(peak_after["best_gflops"] / peak["best_gflops"] - 1) > 0.2 else ""))
     _print("OpenBLAS environment: " + (", ".join(f"{k}={v}" for k, v in environment.items()) or "none set"))
     _print("BLAS and thread pools during the run (threadpoolctl):")
@@ -323,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                          "python": platform.python_version()},
             "machine": {"platform": platform.platform(), "processor": platform.processor(),
                         "cpu_count": os.cpu_count()},
-            "gemm_peak": peak, "gemm_peak_at_end": peak_after, "blas": blas, "openblas_environment": environment,
+            "gemm_peak": peak, "gemm_peak_at_end": peak_after, "reference_peak_gflops": reference_peak, "blas": blas, "openblas_environment": environment,
             "torch_threads": {"intra_op": torch_threads, "inter_op": torch_interop_threads},
             "cases": records, "memory": memory_record, "errors": errors, "elapsed_s": elapsed,
         }

@@ -13,3 +13,5 @@ __version__ = "0.1.0"
 from . import random
 from . import functional, layers, losses, metrics, optimizers, callbacks, models, datasets, zoo
 from .models import Sequential
+from . import keras
+from .models import Model

@@ -1,6 +1,8 @@
 """Activation functions by name, as ``keras.activations``: ``get`` resolves what users write
 (``activation='relu'``, None, a config dict or their own callable) and ``serialize`` gives the name a
-layer's config stores. The functions themselves live in ``cnnkit.functional.activations``.
+layer's config stores. The functions themselves live in ``cnnkit.functional.activations``
+(``keras.ops``), except ``gelu``: ``keras.activations.gelu`` is exact by default while
+``keras.ops.gelu`` is the tanh approximation, so this module wraps it with the exact default.
 
 Example:
     >>> from cnnkit import activations
@@ -11,10 +13,10 @@ Example:
 """
 from __future__ import annotations
 
+from .functional.activations import gelu as _ops_gelu
 from .functional.activations import (
     elu,
     exponential,
-    gelu,
     hard_sigmoid,
     hard_silu,
     leaky_relu,
@@ -61,6 +63,20 @@ __all__ = [
 
 swish = silu
 hard_swish = hard_silu
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit, ``keras.activations.gelu``: the exact ``x * Phi(x)`` by default.
+
+    (``cnnkit.functional.gelu`` is ``keras.ops.gelu``, whose default is the tanh approximation;
+    the activation named ``'gelu'`` is this exact one, as in Keras and PyTorch.)
+
+    Example:
+        >>> gelu([-1.0, 0.0, 1.0]).numpy().round(4)
+        array([-0.1587,  0.    ,  0.8413], dtype=float32)
+    """
+    return _ops_gelu(x, approximate=approximate)
+
 
 # Keras's registry: each function under its own name, plus the two aliases.
 ALL_OBJECTS_DICT = {

@@ -43,7 +43,9 @@ class Callback:
 
     Hooks: ``on_train_begin/end(logs)``, ``on_epoch_begin/end(epoch, logs)``,
     ``on_train_batch_begin/end(batch, logs)``, and the same for ``test`` and ``predict``.
-    ``logs`` holds the running values (``'loss'``, metrics, and at epoch end ``'val_*'``).
+    ``logs`` is always a dict (empty when there is nothing to report); it holds the running values
+    (``'loss'``, metrics, and at epoch end ``'val_*'``). As in Keras, the training batch hooks call
+    the older ``on_batch_begin``/``on_batch_end`` by default, so callbacks written for those work.
     """
 
     def __init__(self):
@@ -71,8 +73,15 @@ class Callback:
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)  # Keras's backwards-compatible alias
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
     def on_test_begin(self, logs=None): pass
     def on_test_end(self, logs=None): pass
     def on_test_batch_begin(self, batch, logs=None): pass
@@ -83,7 +92,15 @@ class Callback:
     def on_predict_batch_end(self, batch, logs=None): pass
 
 
-_HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
+_HOOKS = [name for name in vars(Callback) if name.startswith("on_") and name not in ("on_batch_begin", "on_batch_end")]
+# A training batch hook also runs when only its older alias is overridden.
+_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
+def _overrides(callback, hook: str) -> bool:
+    """Whether ``callback`` does something in ``hook`` (its class or the instance defines it)."""
+    names = (hook, _ALIASES[hook]) if hook in _ALIASES else (hook,)
+    return any(getattr(type(callback), name) is not getattr(Callback, name) or name in vars(callback) for name in names)
 
 
 class CallbackList:
@@ -94,7 +111,17 @@ class CallbackList:
     """
 
     def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
-        callbacks = [] if callbacks is None else list(callbacks)
+        if callbacks is None:
+            callbacks = []
+        elif isinstance(callbacks, Callback):
+            callbacks = [callbacks]  # Keras flattens a single callback into a list
+        elif isinstance(callbacks, (list, tuple)):
+            callbacks = list(callbacks)
+        else:
+            raise TypeError(
+                f"`callbacks` must be a list of cnnkit.callbacks.Callback objects. Received: callbacks={callbacks!r} "
+                f"of type {type(callbacks).__name__}"
+            )
         for callback in callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError(
@@ -117,31 +144,34 @@ class CallbackList:
         backups_last = sorted(self.callbacks, key=lambda c: isinstance(c, BackupAndRestore))
         self._active = {
             hook: [getattr(c, hook) for c in (backups_last if hook == "on_epoch_end" else self.callbacks)
-                   if getattr(type(c), hook) is not getattr(Callback, hook) or hook in vars(c)]
+                   if _overrides(c, hook)]
             for hook in _HOOKS
         }
 
     def __iter__(self):
         return iter(self.callbacks)
 
-    def _call(self, hook, *args):
-        for method in self._active[hook]:
-            method(*args)
+    def _call(self, hook, *args, logs=None):
+        methods = self._active[hook]
+        if methods:
+            logs = {} if logs is None else logs  # Keras hands every hook a dict
+            for method in methods:
+                method(*args, logs)
 
-    def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
-    def on_train_end(self, logs=None): self._call("on_train_end", logs)
-    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)
-    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
-    def on_train_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs)
-    def on_train_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs)
-    def on_test_begin(self, logs=None): self._call("on_test_begin", logs)
-    def on_test_end(self, logs=None): self._call("on_test_end", logs)
-    def on_test_batch_begin(self, batch, logs=None): self._call("on_test_batch_begin", batch, logs)
-    def on_test_batch_end(self, batch, logs=None): self._call("on_test_batch_end", batch, logs)
-    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs)
-    def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
-    def on_predict_batch_begin(self, batch, logs=None): self._call("on_predict_batch_begin", batch, logs)
-    def on_predict_batch_end(self, batch, logs=None): self._call("on_predict_batch_end", batch, logs)
+    def on_train_begin(self, logs=None): self._call("on_train_begin", logs=logs)
+    def on_train_end(self, logs=None): self._call("on_train_end", logs=logs)
+    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs=logs)
+    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs=logs)
+    def on_train_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs=logs)
+    def on_train_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs=logs)
+    def on_test_begin(self, logs=None): self._call("on_test_begin", logs=logs)
+    def on_test_end(self, logs=None): self._call("on_test_end", logs=logs)
+    def on_test_batch_begin(self, batch, logs=None): self._call("on_test_batch_begin", batch, logs=logs)
+    def on_test_batch_end(self, batch, logs=None): self._call("on_test_batch_end", batch, logs=logs)
+    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs=logs)
+    def on_predict_end(self, logs=None): self._call("on_predict_end", logs=logs)
+    def on_predict_batch_begin(self, batch, logs=None): self._call("on_predict_batch_begin", batch, logs=logs)
+    def on_predict_batch_end(self, batch, logs=None): self._call("on_predict_batch_end", batch, logs=logs)
 
     def wants_batch_logs(self) -> bool:
         """Whether any callback reads per-batch training logs."""
@@ -189,7 +219,8 @@ class ProgbarLogger(Callback):
         self._in_fit = False
 
     def _verbose(self) -> int:
-        return int(self.params.get("verbose", 1) or 0)
+        verbose = self.params.get("verbose", 1)
+        return 1 if verbose == "auto" else int(verbose or 0)
 
     def _new_bar(self, steps):
         from .models.progbar import Progbar
@@ -390,6 +421,9 @@ class ModelCheckpoint(_MonitorCallback):
 
     Args:
         filepath: where to save; may hold ``{epoch:02d}`` and logged values (``{val_loss:.2f}``).
+            A model file ends in ``.keras``, ``.cnnkit`` or ``.safetensors``; with
+            ``save_weights_only`` a weights file ends in ``.weights.h5`` (Keras's name) or
+            ``.safetensors`` (both hold safetensors; see ``cnnkit.models.saving``).
         monitor: the quantity for ``save_best_only``.
         verbose: 1 prints a line when saving.
         save_best_only: save only when ``monitor`` improves.
@@ -406,7 +440,13 @@ class ModelCheckpoint(_MonitorCallback):
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__(monitor, mode, baseline=None)
         self.best = initial_value_threshold
+        if not isinstance(filepath, (str, os.PathLike)):
+            raise TypeError(f"`filepath` must be a string or path. Received: filepath={filepath!r}")
         self.filepath = os.fspath(filepath)
+        from .models.saving import check_save_path
+
+        check_save_path(self.filepath, weights_only=bool(save_weights_only), argument="filepath",
+                        where="ModelCheckpoint")
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
@@ -447,6 +487,7 @@ class ModelCheckpoint(_MonitorCallback):
                 self._set_monitor_op()
             current = (logs or {}).get(self.monitor)
             if current is None:
+                # Keras warns and saves anyway.
                 warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=2)
             elif self._is_improvement(current, self.best):
                 if self.verbose > 0:
@@ -570,11 +611,24 @@ class ReduceLROnPlateau(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch's loss is NaN or infinite."""
+    """Stop training as soon as a batch's loss is NaN or infinite.
+
+    Args:
+        raise_error: raise a RuntimeError at once instead of stopping gracefully (then the other
+            callbacks' ``on_train_end`` does not run, as in Keras).
+    """
+
+    def __init__(self, raise_error: bool = False):
+        super().__init__()
+        self.raise_error = bool(raise_error)
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
+            if self.raise_error:
+                raise RuntimeError(
+                    f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. Terminating training immediately."
+                )
             _print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
 
@@ -643,7 +697,8 @@ class LearningRateScheduler(Callback):
     """Set the learning rate at the start of each epoch to ``schedule(epoch, current_rate)``.
 
     Args:
-        schedule: ``schedule(epoch, learning_rate) -> new learning rate`` (epoch from 0).
+        schedule: ``schedule(epoch, learning_rate) -> new learning rate`` (epoch from 0); as in
+            Keras, a function of the epoch alone (``schedule(epoch)``) is accepted too.
         verbose: 1 prints each change.
 
     Example:
@@ -659,7 +714,10 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         learning_rate = float(self.model.optimizer.learning_rate)
-        learning_rate = self.schedule(epoch, learning_rate)
+        try:
+            learning_rate = self.schedule(epoch, learning_rate)
+        except TypeError:  # Keras's older API: schedule(epoch)
+            learning_rate = self.schedule(epoch)
         if isinstance(learning_rate, np.generic) or hasattr(learning_rate, "item"):
             learning_rate = learning_rate.item()
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)):

@@ -3,7 +3,7 @@
 ::
 
     cnnkit train lenet [--epochs N] [--batch-size N] [--optimizer NAME] [--learning-rate LR]
-                       [--seed N] [--max-shift PX] [--out DIR] [--data FOLDER]
+                       [--seed N] [--max-shift PX] [--out DIR] [--data FOLDER] [--threads N]
     cnnkit evaluate MODEL [--data FOLDER]
     cnnkit predict MODEL IMAGE [IMAGE ...]
     cnnkit summary lenet|alexnet|MODEL [--input-shape H,W,C] [--counts]
@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", default=defaults.optimizer, choices=("adam", "adamw", "sgd", "rmsprop", "adagrad"),
                        help=f"optimizer (default {defaults.optimizer})")
     train.add_argument("--learning-rate", type=_positive_float, default=None,
-                       help="initial learning rate (default: the optimizer's, 0.001 for Adam, 0.05 for SGD)")
+                       help="initial learning rate (default 0.003 for adam/adamw, 0.05 for sgd with momentum 0.9, "
+                       "0.001 otherwise)")
     train.add_argument("--schedule", default=defaults.schedule, choices=("cosine", "constant"),
                        help=f"learning-rate schedule over the run (default {defaults.schedule})")
     train.add_argument("--max-shift", type=_non_negative_int, default=defaults.max_shift,
@@ -133,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a folder of the full MNIST IDX files instead of the bundled digits")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0 silent, 1 progress bar, 2 one line per epoch (default 1)")
+    train.add_argument("--threads", type=_positive_int, default=1,
+                       help="BLAS threads (default 1: LeNet's matrix products are small, and a second thread "
+                       "is slower as soon as anything else runs on the machine)")
     train.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
 
     evaluate = commands.add_parser("evaluate", help="accuracy of a saved model on the held-out digits")
@@ -244,6 +248,7 @@ def _fit_digits_to_model(images: np.ndarray, model) -> np.ndarray:
 
 # ----- subcommands ----------------------------------------------------------------------------
 def _train(args) -> int:
+    from .backend import set_num_threads
     from .viz import plot_confusion_matrix, plot_history
     from .zoo.lenet import TrainingRecipe, train_lenet5
 
@@ -256,6 +261,7 @@ def _train(args) -> int:
         max_shift=args.max_shift,
         seed=args.seed,
     )
+    set_num_threads(args.threads)
     print(f"Training LeNet-5 (tanh, average pooling) with {recipe.describe()}", flush=True)
     result = train_lenet5(recipe, data_path=args.data, limit=args.limit, verbose=args.verbose)
     os.makedirs(args.out, exist_ok=True)

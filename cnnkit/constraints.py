@@ -180,12 +180,19 @@ REGISTRY = {
 
 
 def serialize(constraint) -> dict:
-    """``{'class_name': ..., 'config': {...}}`` for a constraint of this module."""
+    """Keras 3's config dict of a constraint of this module:
+    ``{'module': 'keras.constraints', 'class_name': ..., 'config': {...}, 'registered_name': None}``
+    (``get``/``deserialize`` accept it, and the short ``{'class_name', 'config'}`` form)."""
     if not isinstance(constraint, Constraint):
         raise TypeError(
             f"Only cnnkit constraints can be serialized. Received: constraint of type {type(constraint).__name__}"
         )
-    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    return {
+        "module": "keras.constraints",
+        "class_name": type(constraint).__name__,
+        "config": constraint.get_config(),
+        "registered_name": None,
+    }
 
 
 def deserialize(config: dict) -> Constraint:

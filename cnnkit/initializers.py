@@ -492,12 +492,19 @@ REGISTRY.update(
 
 
 def serialize(initializer) -> dict:
-    """``{'class_name': ..., 'config': {...}}`` for an initializer of this module."""
+    """Keras 3's config dict of an initializer of this module:
+    ``{'module': 'keras.initializers', 'class_name': ..., 'config': {...}, 'registered_name': None}``
+    (``get``/``deserialize`` accept it, and the short ``{'class_name', 'config'}`` form)."""
     if not isinstance(initializer, Initializer):
         raise TypeError(
             f"Only cnnkit initializers can be serialized. Received: initializer of type {type(initializer).__name__}"
         )
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return {
+        "module": "keras.initializers",
+        "class_name": type(initializer).__name__,
+        "config": initializer.get_config(),
+        "registered_name": None,
+    }
 
 
 def deserialize(config: dict) -> Initializer:

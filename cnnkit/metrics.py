@@ -14,9 +14,9 @@ never enter the autograd graph.
 - ``confusion_matrix(y_true, y_pred, num_classes)``.
 
 ``get(identifier)`` resolves names as Keras does (class names, their snake case, ``'mse'``...);
-``get_compiled_metric(identifier, y_true, y_pred, loss)`` is what ``compile(metrics=[...])``
+``get_compiled_metric(identifier, y_true, y_pred)`` is what ``compile(metrics=[...])``
 uses: ``'accuracy'``/``'acc'`` becomes the binary, sparse categorical or categorical variant,
-chosen from the loss when it names one, else from the shapes as Keras 3 does.
+chosen from the shapes of the labels and the predictions as Keras 3 does.
 
 Example:
     >>> m = SparseCategoricalAccuracy()
@@ -32,6 +32,8 @@ import re
 
 import numpy as np
 
+from .layers.base import _unique_name
+
 __all__ = [
     "Metric", "Mean", "Sum", "MeanMetricWrapper",
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
@@ -39,7 +41,7 @@ __all__ = [
     "Precision", "Recall",
     "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy",
-    "confusion_matrix", "get", "serialize", "deserialize", "get_compiled_metric",
+    "confusion_matrix", "get", "serialize", "deserialize", "get_compiled_metric", "check_identifier",
 ]
 
 
@@ -136,7 +138,9 @@ class Metric:
     def __init__(self, name=None, dtype=None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"`name` must be a string. Received: name={name!r}")
-        self.name = name or _snake_case(type(self).__name__)
+        # As Keras's auto_name: without a name, the class name in snake case made unique in the
+        # session (``precision``, ``precision_1``, ...; ``cnnkit.layers.clear_session()`` restarts).
+        self.name = name or _unique_name(type(self).__name__)
         self.dtype = dtype or "float32"
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -243,7 +247,15 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight=sample_weight)
+        try:
+            values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        except (ValueError, IndexError) as error:
+            raise ValueError(
+                f"Metric '{self.name}' cannot compare y_true of shape {np.shape(_array(y_true))} with y_pred of shape "
+                f"{np.shape(_array(y_pred))}: {error}. Check that the metric fits the labels (e.g. "
+                "'sparse_categorical_accuracy' for integer labels, 'categorical_accuracy' for one-hot ones)."
+            ) from None
+        super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype}
@@ -567,6 +579,20 @@ def get(identifier):
     raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
 
 
+def check_identifier(identifier) -> None:
+    """Raise now (ValueError) for what ``get`` could not resolve, without making a metric (so no
+    auto-generated name is used up).
+    """
+    if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc") or identifier in _REGISTRY:
+            return
+    elif isinstance(identifier, Metric) or (inspect.isclass(identifier) and issubclass(identifier, Metric)):
+        return
+    elif callable(identifier) and not inspect.isclass(identifier):
+        return
+    get(identifier)  # raises the error naming what was received
+
+
 def _loss_kind(loss) -> str | None:
     """'binary', 'sparse' or 'categorical' when ``loss`` names a cross-entropy, else None."""
     if loss is None:
@@ -583,27 +609,29 @@ def _loss_kind(loss) -> str | None:
 
 
 def get_compiled_metric(identifier, y_true, y_pred, loss=None) -> Metric:
-    """The metric object ``compile(metrics=[identifier])`` uses, named as Keras names it.
+    """The metric object ``compile(metrics=[identifier])`` uses, named as Keras 3 names it.
 
     ``'accuracy'`` and ``'acc'`` (any case) become ``BinaryAccuracy``, ``SparseCategoricalAccuracy``
-    or ``CategoricalAccuracy`` named after the identifier: chosen from ``loss`` when it is one of
-    the three cross-entropies, else from the shapes (Keras 3: binary when ``y_pred``'s last axis
-    is 1; sparse when ``y_true`` has lower rank, or a last axis of 1 against more classes).
-    Plain functions are wrapped in ``MeanMetricWrapper`` and named after themselves.
+    or ``CategoricalAccuracy`` named after the identifier, chosen from the shapes alone as Keras 3
+    does (``compile_utils.get_metric``): binary when ``y_pred``'s last axis is 1; else sparse when
+    ``y_true`` has a lower rank than ``y_pred``, or a last axis of 1 against more classes; else
+    categorical. The loss plays no part (``loss`` is accepted for compatibility and ignored), so a
+    multi-label model trained with ``binary_crossentropy`` gets ``CategoricalAccuracy`` as in
+    Keras 3: pass ``metrics=['binary_accuracy']`` there.
+    Strings name the metric after themselves (``'mse'`` is logged as ``mse``); plain functions are
+    wrapped in ``MeanMetricWrapper`` and named after themselves.
     """
+    del loss  # Keras 3 chooses from the shapes only
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-        kind = _loss_kind(loss)
-        if kind is None:
-            true_shape, pred_shape = np.shape(y_true), np.shape(y_pred)
-            true_last = true_shape[-1] if true_shape else 1
-            pred_last = pred_shape[-1] if pred_shape else 1
-            if pred_last == 1:
-                kind = "binary"
-            elif len(true_shape) < len(pred_shape) or (true_last == 1 and pred_last > 1):
-                kind = "sparse"
-            else:
-                kind = "categorical"
-        cls = {"binary": BinaryAccuracy, "sparse": SparseCategoricalAccuracy, "categorical": CategoricalAccuracy}[kind]
+        true_shape, pred_shape = np.shape(y_true), np.shape(y_pred)
+        true_last = true_shape[-1] if true_shape else 1
+        pred_last = pred_shape[-1] if pred_shape else 1
+        if pred_last == 1:
+            cls = BinaryAccuracy
+        elif len(true_shape) < len(pred_shape) or (true_last == 1 and pred_last > 1):
+            cls = SparseCategoricalAccuracy
+        else:
+            cls = CategoricalAccuracy
         return cls(name=identifier)
     metric = get(identifier)
     if not isinstance(metric, Metric):

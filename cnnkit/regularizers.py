@@ -175,12 +175,19 @@ REGISTRY = {
 
 
 def serialize(regularizer) -> dict:
-    """``{'class_name': ..., 'config': {...}}`` for a regularizer of this module."""
+    """Keras 3's config dict of a regularizer of this module:
+    ``{'module': 'keras.regularizers', 'class_name': ..., 'config': {...}, 'registered_name': None}``
+    (``get``/``deserialize`` accept it, and the short ``{'class_name', 'config'}`` form)."""
     if not isinstance(regularizer, Regularizer):
         raise TypeError(
             f"Only cnnkit regularizers can be serialized. Received: regularizer of type {type(regularizer).__name__}"
         )
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return {
+        "module": "keras.regularizers",
+        "class_name": type(regularizer).__name__,
+        "config": regularizer.get_config(),
+        "registered_name": None,
+    }
 
 
 def deserialize(config: dict) -> Regularizer:

@@ -120,7 +120,8 @@ class CosineDecay(LearningRateSchedule):
     Without warm-up: ``lr(step) = initial * ((1 - alpha) * 0.5 * (1 + cos(pi * s / decay_steps)) + alpha)``
     with ``s = min(step, decay_steps)``. With ``warmup_target``, the rate first rises linearly
     from ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps`` steps, then decays
-    from ``warmup_target`` as above over ``decay_steps`` more steps (Keras 3's formula).
+    from ``warmup_target`` as above over ``decay_steps`` more steps (Keras 3's formula; with
+    ``warmup_steps=0`` the decay simply starts from ``warmup_target``).
 
     Args:
         initial_learning_rate: the rate at step 0.
@@ -145,11 +146,6 @@ class CosineDecay(LearningRateSchedule):
         if warmup_target is not None:
             _check_number("warmup_target", warmup_target)
         _check_number("warmup_steps", warmup_steps, minimum=0)
-        if warmup_target is not None and warmup_steps <= 0:
-            raise ValueError(
-                "A warm-up needs `warmup_steps` > 0 when `warmup_target` is set. "
-                f"Received: warmup_steps={warmup_steps}, warmup_target={warmup_target}"
-            )
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.alpha = alpha

@@ -33,8 +33,9 @@ TORCH_EQUIVALENTS = {
     "elu": (cf.elu, F.elu),
     "elu_alpha": (lambda x: cf.elu(x, alpha=0.7), lambda x: F.elu(x, alpha=0.7)),
     "selu": (cf.selu, F.selu),
-    "gelu": (cf.gelu, lambda x: F.gelu(x, approximate="none")),
-    "gelu_tanh": (lambda x: cf.gelu(x, approximate=True), lambda x: F.gelu(x, approximate="tanh")),
+    "gelu": (lambda x: cf.gelu(x, approximate=False), lambda x: F.gelu(x, approximate="none")),
+    "gelu_activation": (activations.gelu, lambda x: F.gelu(x, approximate="none")),
+    "gelu_tanh": (cf.gelu, lambda x: F.gelu(x, approximate="tanh")),
     "sigmoid": (cf.sigmoid, torch.sigmoid),
     "hard_sigmoid": (cf.hard_sigmoid, F.hardsigmoid),
     "tanh": (cf.tanh, torch.tanh),
@@ -109,8 +110,9 @@ def test_gelu_exact_form_keeps_relative_precision_in_float64_tails():
     # torch.special.ndtr form 1 + erf(...) and lose the left tail).
     x = np.linspace(-30, 12, 421)
     reference = np.array([value * 0.5 * math.erfc(-value / math.sqrt(2.0)) for value in x])
-    np.testing.assert_allclose(cf.gelu(x).numpy(), reference, rtol=1e-12, atol=0)
-    check_finite_differences(cf.gelu, [np.linspace(-9, 9, 37)])
+    np.testing.assert_allclose(cf.gelu(x, approximate=False).numpy(), reference, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(activations.gelu(x).numpy(), reference, rtol=1e-12, atol=0)
+    check_finite_differences(lambda t: cf.gelu(t, approximate=False), [np.linspace(-9, 9, 37)])
 
 
 def test_elu_and_softsign_gradients_keep_relative_precision_for_large_inputs():
@@ -165,12 +167,17 @@ def test_hard_sigmoid_is_the_keras_3_definition():
                                [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0], rtol=1e-6)
 
 
-def test_gelu_default_is_exact_as_keras_activations_gelu():
+def test_gelu_defaults_follow_keras_activations_and_keras_ops():
+    # keras.activations.gelu(x, approximate=False) (the 'gelu' activation) is exact by default;
+    # keras.ops.gelu(x, approximate=True) (cnnkit.functional) is the tanh approximation by default.
     x = np.array([-1.0, 0.5, 2.0])
     exact = F.gelu(torch.tensor(x), approximate="none").numpy()
     approximate = F.gelu(torch.tensor(x), approximate="tanh").numpy()
-    np.testing.assert_allclose(cf.gelu(x).numpy(), exact, rtol=1e-12)
-    assert not np.allclose(cf.gelu(x).numpy(), approximate, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(activations.gelu(x).numpy(), exact, rtol=1e-12)
+    np.testing.assert_allclose(activations.get("gelu")(x).numpy(), exact, rtol=1e-12)
+    assert not np.allclose(activations.gelu(x).numpy(), approximate, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(cf.gelu(x).numpy(), approximate, rtol=1e-12)
+    assert not np.allclose(cf.gelu(x).numpy(), exact, rtol=1e-6, atol=0)
 
 
 def test_selu_constants_match_the_paper():

@@ -140,6 +140,18 @@ def test_compare_alternates_sides_and_first_mover():
     assert len(comparison.load_averages) == 2
 
 
+def test_compare_warms_up_each_side_once_only_for_long_calls(monkeypatch):
+    calls = []
+    compare(lambda: calls.append("c"), lambda: calls.append("t"), repeats=1, warmup=3,
+            min_sample_seconds=0.0, threads=1)
+    assert calls == ["c", "c", "c", "t", "t", "t", "c", "t"]
+    calls.clear()
+    monkeypatch.setattr(harness, "LONG_CALL_SECONDS", -1.0)  # every call counts as long
+    compare(lambda: calls.append("c"), lambda: calls.append("t"), repeats=1, warmup=3,
+            min_sample_seconds=0.0, threads=1)
+    assert calls == ["c", "t", "c", "t"]
+
+
 def test_compare_repeats_tiny_calls_to_fill_a_sample():
     counter = {"cnnkit": 0}
 
@@ -248,3 +260,22 @@ def test_quick_run_writes_valid_json_with_both_times_and_a_ratio(tmp_path):
     assert report["cases"][1]["target"] == 0.8
     assert report["threads"] == 2 and report["gemm_peak"]["best_gflops"] > 0
     assert any(pool.get("user_api") == "blas" for pool in report["blas"])
+
+
+def test_memory_case_measures_both_sides_in_fresh_processes(tmp_path):
+    pytest.importorskip("torch")
+    from benchmarks.run import main
+
+    report_path = tmp_path / "memory.json"
+    status = main(["--quick", "--cases", "lenet_step_memory", "--json", str(report_path)])
+    report = json.loads(report_path.read_text())
+    assert status == 0, report["errors"]
+    memory = report["memory"]
+    assert memory["cnnkit"]["side"] == "cnnkit" and memory["torch"]["side"] == "torch"
+    for side in ("cnnkit", "torch"):
+        assert memory[side]["step_peak_extra_mib"] >= 0
+        assert memory[side]["baseline_mib"] > 0
+        assert memory[side]["malloc_mmap_threshold"] == "65536"
+    assert memory["cnnkit"]["tracemalloc_peak_mib"] > 0
+    assert memory["ratio"] == pytest.approx(memory["cnnkit_mib"] / memory["torch_mib"])
+    assert memory["status"] in ("met", "missed")

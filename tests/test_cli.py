@@ -72,6 +72,19 @@ def test_train_writes_model_and_pictures(trained_run):
         assert picture.format == "PNG"
 
 
+def test_same_seed_same_weights_other_seed_other_weights(trained_run, tmp_path):
+    from cnnkit.models import load_model
+
+    for seed, should_match in (("3", True), ("4", False)):
+        out = tmp_path / seed
+        argv = ["train", "lenet", "--epochs", "1", "--limit", "256", "--out", str(out), "--verbose", "0", "--seed", seed]
+        assert cli.main(argv) == 0
+        first = load_model(str(trained_run / cli.MODEL_FILE_NAME)).get_weights()
+        second = load_model(str(out / cli.MODEL_FILE_NAME)).get_weights()
+        same = all(np.array_equal(a, b) for a, b in zip(first, second))
+        assert same == should_match
+
+
 def test_train_prints_its_recipe_and_accuracy(tmp_path, capsys):
     status, out, _ = run(capsys, "train", "lenet", "--epochs", "1", "--limit", "128", "--out", str(tmp_path),
                          "--verbose", "0", "--max-shift", "0", "--optimizer", "sgd", "--learning-rate", "0.01",

@@ -98,6 +98,38 @@ def test_conv2d_matches_torch(batch, spatial, channels, kernel_size, strides, di
     compare_with_torch(ours, make_torch_conv(strides, dilation, pads, groups, channels_first), [x, kernel, bias])
 
 
+def _systematic_grid():
+    """Every (kernel size 1-5, stride 1-3, dilation 1-3) triple once, the other settings cycling
+    through groups (1, 2, depthwise), both data formats, paddings, odd/even sizes and batch 1-3."""
+    cases = []
+    paddings = ["valid", "same", ((1, 0), (2, 1)), "same", 1]
+    for index, (size, stride, dilation) in enumerate(
+        (k, s, d) for k in range(1, 6) for s in range(1, 4) for d in range(1, 4)
+    ):
+        kernel_size = (size, max(1, (size + index) % 5 + 1))  # square and non-square
+        groups, channels = [(1, 3), (2, 4), (4, 4)][index % 3]
+        spatial = (8 + index % 5, 9 + (index * 3) % 4)
+        batch = 1 + index % 3
+        data_format = ("channels_last", "channels_first")[index % 2]
+        padding = paddings[index % len(paddings)]
+        span = [dilation * (k - 1) + 1 for k in kernel_size]
+        if isinstance(padding, tuple):
+            extra = tuple(before + after for before, after in padding)
+        else:
+            extra = {"valid": (0, 0), "same": None, 1: (2, 2)}[padding]
+        if extra is not None and any(k > n + e for k, n, e in zip(span, spatial, extra)):
+            padding = "same"  # this kernel does not fit: impossible configurations are tested in test_shapes
+        cases.append((batch, spatial, channels, kernel_size, (stride, stride), (dilation, dilation), groups, padding, data_format))
+    return cases
+
+
+@pytest.mark.parametrize(
+    "batch, spatial, channels, kernel_size, strides, dilation, groups, padding, data_format", _systematic_grid()
+)
+def test_conv2d_systematic_grid_matches_torch(batch, spatial, channels, kernel_size, strides, dilation, groups, padding, data_format):
+    test_conv2d_matches_torch(batch, spatial, channels, kernel_size, strides, dilation, groups, padding, data_format)
+
+
 CASES_1D = [
     (2, 9, 3, 3, 1, 1, 1, "valid", "channels_last"),
     (1, 10, 4, 5, 2, 1, 2, "same", "channels_first"),

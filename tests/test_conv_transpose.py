@@ -62,6 +62,32 @@ def test_conv_transpose2d_matches_torch(batch, spatial, channels, filters, kerne
     compare_with_torch(ours, theirs, [x, kernel, bias])
 
 
+def _systematic_transpose_grid():
+    """Every (kernel size 1-4, stride 1-3, dilation 1-2) once; padding, output_padding, sizes
+    and data format cycle."""
+    cases = []
+    for index, (size, stride, dilation) in enumerate((k, s, d) for k in range(1, 5) for s in range(1, 4) for d in range(1, 3)):
+        kernel_size = (size, (size + index) % 4 + 1)
+        padding = (index % 3, (index // 3) % 2)
+        output_padding = None if index % 2 else tuple(index % max(stride, dilation) for _ in range(2))
+        spatial = (3 + index % 3, 4 + index % 2)
+        span = [dilation * (k - 1) + 1 for k in kernel_size]
+        lengths = [(n - 1) * stride + sp - 2 * p + (output_padding[a] if output_padding else 0) for a, (n, sp, p) in enumerate(zip(spatial, span, padding))]
+        if min(lengths) < 1:
+            padding = (0, 0)
+        data_format = ("channels_last", "channels_first")[(index // 2) % 2]
+        cases.append((1 + index % 2, spatial, 2, 3, kernel_size, (stride, stride), padding, output_padding, (dilation, dilation), data_format))
+    return cases
+
+
+@pytest.mark.parametrize(
+    "batch, spatial, channels, filters, kernel_size, strides, padding, output_padding, dilation, data_format",
+    _systematic_transpose_grid(),
+)
+def test_conv_transpose2d_systematic_grid(batch, spatial, channels, filters, kernel_size, strides, padding, output_padding, dilation, data_format):
+    test_conv_transpose2d_matches_torch(batch, spatial, channels, filters, kernel_size, strides, padding, output_padding, dilation, data_format)
+
+
 @pytest.mark.parametrize(
     "length, kernel_size, stride, padding, output_padding, dilation",
     [(7, 3, 1, 0, None, 1), (6, 4, 2, 1, 1, 1), (5, 2, 3, 2, 2, 2), (8, 5, 1, 3, 1, 2)],

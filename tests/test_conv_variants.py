@@ -7,6 +7,7 @@ import scipy.signal
 import torch
 import torch.nn.functional as torch_functional
 
+from cnnkit import Tensor
 from cnnkit import functional as F
 from oracle import check_finite_differences, compare_with_torch
 from reference import naive_correlate2d, tf_same_pads
@@ -252,3 +253,26 @@ def test_classic_2d_errors(kwargs, error, fragment):
     with pytest.raises(error) as info:
         F.convolve2d(**arguments)
     assert fragment in str(info.value)
+
+
+def test_every_variant_keeps_float32():
+    rng = np.random.default_rng(51)
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    depthwise = rng.standard_normal((3, 3, 3, 2)).astype(np.float32)
+    pointwise = rng.standard_normal((1, 1, 6, 4)).astype(np.float32)
+    transpose_kernel = rng.standard_normal((3, 3, 2, 3)).astype(np.float32)
+    runs = [
+        lambda t: F.depthwise_conv(t, depthwise, strides=2, padding="same"),
+        lambda t: F.depthwise_conv(t, depthwise, padding="same"),
+        lambda t: F.separable_conv(t, depthwise, pointwise),
+        lambda t: F.conv_transpose(t, transpose_kernel, strides=2, padding="same"),
+        lambda t: F.conv(t, depthwise.reshape(3, 3, 1, 6), padding=1, padding_mode="reflect"),
+    ]
+    for run in runs:
+        inputs = Tensor(x, requires_grad=True)
+        output = run(inputs)
+        assert output.dtype == np.float32
+        output.backward(np.ones(output.shape, np.float32))
+        assert inputs.grad.dtype == np.float32
+    image = F.convolve2d(x[0, :, :, 0], depthwise[:, :, 0, 0], "same")
+    assert image.dtype == np.float32

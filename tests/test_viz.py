@@ -92,9 +92,9 @@ def test_convolution_animation(tmp_path):
     lecture = np.array([[1, 6, 2, 8, 1, 2, 7], [1, 6, 2, 8, 1, 2, 5], [0, 5, 8, 1, 5, 7, 1], [1, 7, 1, 3, 5, 8, 0],
                         [5, 2, 4, 4, 5, 8, 4], [8, 2, 3, 7, 3, 8, 2], [1, 2, 3, 6, 5, 9, 6]])
     path = animate_convolution(tmp_path / "lecture.gif", image=lecture, kernel=np.ones((3, 3)), padding="same",
-                               frame_ms=100)
+                               strides=3, frame_ms=100)
     with Image.open(path) as picture:
-        assert picture.n_frames == 7 * 7 + 1
+        assert picture.n_frames == 3 * 3 + 1  # ceil(7 / 3) a side with 'same' padding
     path = animate_convolution(tmp_path / "dilated.gif", input_size=7, dilation_rate=2)
     with Image.open(path) as picture:
         assert picture.n_frames == 3 * 3 + 1

@@ -96,3 +96,61 @@ def test_alexnet_keeps_the_papers_map_sizes(cnnkit_alexnet):
     assert cnnkit_alexnet.output_shape == (None, 1000)
     small = alexnet(input_shape=(67, 67, 3), num_classes=10)
     assert small.output_shape == (None, 10)
+
+
+def test_lenet5_trains_exactly_like_the_same_model_in_torch_float64():
+    """Forward, backward and Keras's Adam rule: cnnkit's LeNet-5 and a torch copy, float64, 4 steps."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    import cnnkit
+    from cnnkit import optimizers
+    from cnnkit import random as cnnkit_random
+    from cnnkit.datasets import mnist
+
+    (x_train, y_train), _ = mnist.load_data()
+    x = (x_train[:256, :, :, None] / 255.0).astype(np.float64)
+    y = y_train[:256].astype(np.int64)
+    previous = cnnkit.floatx()
+    cnnkit.set_floatx("float64")
+    try:
+        cnnkit_random.set_seed(0)
+        model = lenet5()
+        initial = model.get_weights()
+        model.compile(optimizer=optimizers.Adam(learning_rate=3e-3), loss="sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0)
+        trained = model.get_weights()
+    finally:
+        cnnkit.set_floatx(previous)
+    assert trained[0].dtype == np.float64
+
+    reference = nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(256, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10),
+    ).double()
+
+    def to_torch(weights):  # Keras layouts -> torch layouts; Flatten order (h, w, c) -> (c, h, w)
+        dense = weights[4].reshape(4, 4, 16, 120).transpose(2, 0, 1, 3).reshape(256, 120)
+        return [weights[0].transpose(3, 2, 0, 1), weights[1], weights[2].transpose(3, 2, 0, 1), weights[3],
+                dense.T, weights[5], weights[6].T, weights[7], weights[8].T, weights[9]]
+
+    parameters = list(reference.parameters())
+    with torch.no_grad():
+        for parameter, value in zip(parameters, to_torch(initial)):
+            parameter.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    # Keras's Adam: step size lr * sqrt(1 - b2^t) / (1 - b1^t), epsilon added to sqrt(v) (not PyTorch's rule).
+    first = [torch.zeros_like(parameter) for parameter in parameters]
+    second = [torch.zeros_like(parameter) for parameter in parameters]
+    inputs = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    for step in range(4):
+        loss = nn.functional.cross_entropy(reference(inputs[step * 64:(step + 1) * 64]),
+                                           torch.from_numpy(y[step * 64:(step + 1) * 64]))
+        gradients = torch.autograd.grad(loss, parameters)
+        size = 3e-3 * (1 - 0.999 ** (step + 1)) ** 0.5 / (1 - 0.9 ** (step + 1))
+        with torch.no_grad():
+            for parameter, gradient, m, v in zip(parameters, gradients, first, second):
+                m.mul_(0.9).add_(gradient, alpha=0.1)
+                v.mul_(0.999).add_(gradient * gradient, alpha=0.001)
+                parameter.sub_(size * m / (v.sqrt() + 1e-7))
+    for ours, theirs, before in zip(to_torch(trained), parameters, to_torch(initial)):
+        assert np.abs(ours - before).max() > 1e-3  # every weight really moved
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=0, atol=1e-12)

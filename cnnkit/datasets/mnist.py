@@ -80,7 +80,7 @@ def load_data(path=None):
         with resources.as_file(bundled) as bundled_path:
             arrays = _read_npz(bundled_path)
     else:
-        path = os.fspath(path)
+        path = os.path.expanduser(os.fspath(path))
         if os.path.isdir(path):
             arrays = {role: read_idx(_find_idx_file(path, role)) for role in _BUNDLED_KEYS}
         elif os.path.isfile(path):

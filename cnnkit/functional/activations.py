@@ -1,4 +1,6 @@
-"""Activation functions with Keras 3's names, arguments and defaults (``keras.activations``).
+"""Activation functions with Keras 3's names, arguments and defaults (``keras.ops``; the same as
+``keras.activations`` except ``gelu``, whose ``approximate`` defaults to True here as in
+``keras.ops.gelu``, while ``cnnkit.activations.gelu`` keeps ``keras.activations``'s exact default).
 
 Each takes a Tensor or an array of floats and returns a Tensor. Those whose gradient is delicate or
 hot have a Function with its own backward (sigmoid, softplus, elu, gelu, leaky_relu, softmax,
@@ -262,16 +264,20 @@ def selu(x):
     return Elu.apply(x, alpha=SELU_ALPHA, scale=SELU_SCALE)
 
 
-def gelu(x, approximate=False):
-    """Gaussian error linear unit ``x * Phi(x)`` (``Phi`` the standard normal CDF).
+def gelu(x, approximate=True):
+    """Gaussian error linear unit ``x * Phi(x)`` (``Phi`` the standard normal CDF), as ``keras.ops.gelu``.
 
     Args:
         approximate: use the tanh approximation
-            ``x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))`` (Keras's activation default
-            is False, the exact form; PyTorch's ``approximate='tanh'`` is the True case).
+            ``x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))`` (PyTorch's
+            ``approximate='tanh'``); False gives the exact form (PyTorch's default). The default,
+            True, is ``keras.ops.gelu``'s; the activation ``'gelu'`` (``cnnkit.activations.gelu``,
+            ``keras.activations.gelu``) defaults to the exact form instead.
 
     Example:
         >>> gelu([-1.0, 0.0, 1.0]).numpy().round(4)
+        array([-0.1588,  0.    ,  0.8412], dtype=float32)
+        >>> gelu([-1.0, 0.0, 1.0], approximate=False).numpy().round(4)
         array([-0.1587,  0.    ,  0.8413], dtype=float32)
     """
     x = ensure_float_tensor(x, "x")

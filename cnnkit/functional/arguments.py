@@ -79,6 +79,8 @@ def ensure_float_tensor(value, name: str) -> Tensor:
     Integer, boolean, complex and object data are refused: convolution and pooling need floats.
     """
     tensor = value if isinstance(value, Tensor) else None
+    if tensor is None and (value is None or isinstance(value, (str, bytes))):
+        raise TypeError(f"`{name}` must be an array of floats. Received: {name}={value!r}")
     if tensor is None:
         try:
             tensor = Tensor(value)

@@ -23,7 +23,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd import Function, Tensor, is_grad_enabled
+from ..autograd import Function, is_grad_enabled
 from ..backend import get_array_module
 from ..kernels.conv import (
     conv_backward_bias,
@@ -185,9 +185,10 @@ def _check_inputs_and_kernel(inputs, kernel, op_name, kernel_description):
     check_rank(x, (3, 4, 5), "inputs", "(batch, *spatial, channels) or (batch, channels, *spatial)")
     num_spatial = x.ndim - 2
     if kernel.ndim != x.ndim:
+        hint = " If `inputs` lacks its batch axis, add one, e.g. x[None]." if kernel.ndim == x.ndim + 1 else ""
         raise ValueError(
             f"`kernel` of {op_name} on {x.ndim}-D inputs {_AXES_DESCRIPTION[num_spatial]} must be "
-            f"{x.ndim}-D {kernel_description}. Received: kernel.shape={tuple(kernel.shape)}, "
+            f"{x.ndim}-D {kernel_description}.{hint} Received: kernel.shape={tuple(kernel.shape)}, "
             f"inputs.shape={tuple(x.shape)}"
         )
     if kernel.dtype != x.dtype:

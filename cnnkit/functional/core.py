@@ -167,6 +167,24 @@ def _noise_shape(noise_shape, input_shape):
     return tuple(int(entry) for entry in shape)
 
 
+def _as_tensor(inputs, name: str = "inputs") -> Tensor:
+    """``inputs`` as a Tensor of numbers (any numeric dtype), or a TypeError naming the value."""
+    if isinstance(inputs, Tensor):
+        tensor = inputs
+    elif inputs is None or isinstance(inputs, (str, bytes)):
+        raise TypeError(f"`{name}` must be an array or Tensor. Received: {name}={inputs!r}")
+    else:
+        try:
+            tensor = Tensor(inputs)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"`{name}` must be an array or Tensor. Received: {name} of type {type(inputs).__name__} ({error})"
+            ) from None
+    if not (np.issubdtype(tensor.dtype, np.number) or tensor.dtype == np.bool_):
+        raise TypeError(f"`{name}` must hold numbers. Received: {name} with dtype {tensor.dtype}")
+    return tensor
+
+
 def flatten(inputs, data_format=None):
     """Flatten every axis after the batch axis: ``(batch, ...) -> (batch, prod(...))``.
 
@@ -180,7 +198,7 @@ def flatten(inputs, data_format=None):
         >>> flatten(np.zeros((2, 3, 4, 5), "float32")).shape
         (2, 60)
     """
-    inputs = Tensor(inputs) if not isinstance(inputs, Tensor) else inputs
+    inputs = _as_tensor(inputs)
     data_format = normalize_data_format(data_format)
     if inputs.ndim < 1:
         raise ValueError(f"`inputs` must have a batch axis. Received: inputs.shape={inputs.shape}")
@@ -199,16 +217,21 @@ def reshape(inputs, shape):
         >>> reshape(np.zeros((2, 12), "float32"), (2, 3, -1)).shape
         (2, 3, 4)
     """
-    inputs = Tensor(inputs) if not isinstance(inputs, Tensor) else inputs
+    inputs = _as_tensor(inputs)
+    original = shape
     if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, bool):
         shape = (int(shape),)
+    if isinstance(shape, (str, bytes)):
+        raise TypeError(f"`shape` must be a tuple of ints. Received: shape={shape!r}")
     try:
         shape = tuple(shape)
     except TypeError:
         raise TypeError(f"`shape` must be a tuple of ints. Received: shape={shape!r}") from None
     for entry in shape:
         if isinstance(entry, bool) or not isinstance(entry, (numbers.Integral, np.integer)) or entry < -1:
-            raise ValueError(f"`shape` must hold non-negative ints and at most one -1. Received: shape={shape!r}")
+            raise ValueError(
+                f"`shape` must hold non-negative ints and at most one -1. Received: shape={original!r}"
+            )
     if sum(1 for entry in shape if entry == -1) > 1:
         raise ValueError(f"`shape` can hold at most one -1. Received: shape={shape!r}")
     known = math.prod(int(entry) for entry in shape if entry != -1)
@@ -237,9 +260,7 @@ def zero_padding(inputs, padding, data_format=None):
         >>> zero_padding(np.ones((1, 2, 2, 1), "float32"), ((1, 0), (2, 1))).shape
         (1, 3, 5, 1)
     """
-    inputs = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
-    if not (np.issubdtype(inputs.dtype, np.number) or inputs.dtype == np.bool_):
-        raise TypeError(f"`inputs` must hold numbers. Received: inputs with dtype {inputs.dtype}")
+    inputs = _as_tensor(inputs)
     data_format = normalize_data_format(data_format)
     check_rank(inputs, (3, 4, 5), "inputs", "(batch, *spatial, channels) with 1 to 3 spatial axes")
     spatial_rank = inputs.ndim - 2

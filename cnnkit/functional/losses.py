@@ -141,6 +141,8 @@ def _targets(y_true, y_pred: Tensor, function_name: str):
 def _label_array(y_true):
     if isinstance(y_true, Tensor):
         return y_true.data
+    if y_true is None or isinstance(y_true, (str, bytes)):
+        raise TypeError(f"`y_true` must be an array of numbers. Received: y_true={y_true!r}")
     try:
         array = as_array(y_true)
     except (TypeError, ValueError) as error:

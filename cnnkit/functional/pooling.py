@@ -442,6 +442,10 @@ def global_average_pool(inputs, data_format=None, keepdims=False):
     keepdims = _check_flag(keepdims, "keepdims")
     tensor, data_format, spatial_axis = _prepare_input(inputs, data_format)
     axes = tuple(range(spatial_axis, spatial_axis + tensor.ndim - 2))
+    if any(tensor.shape[axis] == 0 for axis in axes):
+        raise ValueError(
+            f"global_average_pool needs non-empty spatial axes. Received: inputs with shape {tensor.shape}"
+        )
     return tensor.mean(axis=axes, keepdims=keepdims)
 
 

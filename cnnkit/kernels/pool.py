@@ -585,7 +585,9 @@ def scatter_to_planes(grad, flat_index, input_shape, spatial_axis: int):
 # ----- global max pooling -------------------------------------------------------------------------
 def _plane_view(x, spatial_axis: int, rank: int):
     """``x`` with its spatial axes merged into one (copies only when the layout needs it)."""
-    shape = x.shape[:spatial_axis] + (-1,) + x.shape[spatial_axis + rank:]
+    # The merged size is spelled out: ``-1`` cannot be inferred when another axis (an empty batch) is 0.
+    merged = int(np.prod(x.shape[spatial_axis:spatial_axis + rank], dtype=np.int64))
+    shape = x.shape[:spatial_axis] + (merged,) + x.shape[spatial_axis + rank:]
     return x.reshape(shape)
 
 

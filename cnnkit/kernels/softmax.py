@@ -20,6 +20,8 @@ def softmax(x, axis):
         array([[0.5, 0.5]])
     """
     xp = get_array_module(x)
+    if x.size == 0:  # nothing to normalise (an empty batch or an empty axis): an empty result, as PyTorch
+        return x.copy()
     shifted = x - x.max(axis=axis, keepdims=True)
     exponentials = xp.exp(shifted, out=shifted)
     exponentials /= exponentials.sum(axis=axis, keepdims=True)
@@ -42,6 +44,8 @@ def log_softmax(x, axis):
         array([[    0., -1000.]])
     """
     xp = get_array_module(x)
+    if x.size == 0:  # an empty batch or an empty axis: an empty result, as PyTorch
+        return x.copy()
     shifted = x - x.max(axis=axis, keepdims=True)
     log_normalizer = xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
     shifted -= log_normalizer

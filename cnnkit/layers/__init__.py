@@ -1,10 +1,12 @@
 """Keras-compatible layers: ``from cnnkit.layers import Conv2D, AveragePooling2D, Flatten, Dense``.
 
-Every class has Keras 3's name, constructor arguments and defaults; Keras's aliases
+Every class has Keras 3's name, constructor arguments and defaults (the activation layers ReLU,
+LeakyReLU, Softmax, ELU and PReLU included); Keras's aliases
 (``MaxPool2D``, ``AvgPool2D``, ``Convolution2D``, ...) name the same classes.
 ``LAYER_REGISTRY`` maps every public name to its class: loading a saved model resolves layer
 class names through it and nothing else, so a model file can never import or run other code.
 """
+from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .base import InputSpec, Layer, clear_session
 from .convolutional import (
     Conv1D,
@@ -61,7 +63,7 @@ _LAYER_CLASSES = (
     SeparableConv1D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
     GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, Dense, Flatten,
     Dropout, Activation, InputLayer, BatchNormalization, ZeroPadding1D, ZeroPadding2D, Reshape, Rescaling,
-    Normalization, RandomFlip, RandomTranslation, RandomRotation, RandomZoom,
+    Normalization, RandomFlip, RandomTranslation, RandomRotation, RandomZoom, ReLU, LeakyReLU, Softmax, ELU, PReLU,
 )
 _ALIASES = {
     "MaxPool1D": MaxPool1D, "MaxPool2D": MaxPool2D, "AvgPool1D": AvgPool1D, "AvgPool2D": AvgPool2D,

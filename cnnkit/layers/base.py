@@ -25,12 +25,31 @@ import re
 
 import numpy as np
 
-from .. import constraints, initializers, regularizers
+from .. import activations, constraints, initializers, regularizers
 from ..autograd import Tensor
 from ..backend import floatx
 from ..variables import Variable
 
-__all__ = ["Layer", "InputSpec", "clear_session", "standardize_shape"]
+__all__ = ["Layer", "InputSpec", "clear_session", "standardize_shape", "UnrecognizedArgumentError"]
+
+
+class UnrecognizedArgumentError(TypeError, ValueError):
+    """A keyword argument a layer does not know.
+
+    Python raises a TypeError for an unexpected keyword argument and Keras 3 a ValueError
+    ("Unrecognized keyword arguments passed to Dense: ..."); this error is both, so code written
+    against either catches it.
+    """
+
+# Arguments of Keras 3 layers for features cnnkit does not have; None (their default, and what a
+# Keras config holds when they are off) is accepted, anything else is refused.
+_KERAS_ONLY_ARGUMENTS = {
+    "lora_rank": "LoRA",
+    "lora_alpha": "LoRA",
+    "dora_rank": "DoRA",
+    "dora_alpha": "DoRA",
+    "quantization_config": "quantization",
+}
 
 _name_counts: collections.Counter = collections.Counter()
 _used_names: set = set()
@@ -204,8 +223,15 @@ class Layer:
     ):
         input_dim = kwargs.pop("input_dim", None)
         input_shape = kwargs.pop("input_shape", None)
+        for key in _KERAS_ONLY_ARGUMENTS:  # Keras features cnnkit lacks: accepted when off (as in configs)
+            value = kwargs.pop(key, None)
+            if value is not None:
+                raise ValueError(
+                    f"cnnkit's {type(self).__name__} has no {_KERAS_ONLY_ARGUMENTS[key]}; `{key}` can only be None. "
+                    f"Received: {key}={value!r}"
+                )
         if kwargs:
-            raise TypeError(
+            raise UnrecognizedArgumentError(
                 f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}. "
                 f"Check the spelling against {type(self).__name__}'s documented arguments."
             )
@@ -288,6 +314,10 @@ class Layer:
         regularizer=None,
         constraint=None,
         dtype=None,
+        *,
+        autocast: bool = True,
+        aggregation: str = "none",
+        overwrite_with_gradient: bool = False,
     ) -> Variable:
         """Create a weight of this layer and track it.
 
@@ -300,6 +330,8 @@ class Layer:
             regularizer: penalty on the weight, joining ``layer.losses`` (trainable weights only).
             constraint: projection applied by the optimizer after every update.
             dtype: the weight's dtype; default the layer's.
+            autocast, aggregation, overwrite_with_gradient: accepted so that Keras 3 layer code
+                runs unchanged; they change nothing here (one dtype, one device, no float8).
 
         Returns:
             The new ``Variable``.
@@ -435,6 +467,10 @@ class Layer:
         return shape
 
     def _convert_input(self, inputs) -> Tensor:
+        if inputs is None or isinstance(inputs, (str, bytes)):
+            raise TypeError(
+                f"Layer '{self.name}' expects an array or Tensor as input. Received: inputs={inputs!r}"
+            )
         if not isinstance(inputs, Tensor):
             if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], Tensor):
                 raise TypeError(
@@ -491,6 +527,10 @@ class Layer:
     def get_config(self) -> dict:
         """The constructor arguments as a JSON-able dict (Keras's keys: name, trainable, dtype, ...)."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:  # as Keras's base Layer.get_config
+            config["activity_regularizer"] = serialize_setting(
+                self.activity_regularizer, regularizers, "activity_regularizer"
+            )
         return config
 
     @classmethod
@@ -556,3 +596,29 @@ def serialize_setting(value, module, name: str):
             f"Cannot put {name}={value!r} into a config: only cnnkit's built-in objects (given by name, "
             "e.g. 'glorot_uniform', or as instances) can be serialized."
         ) from None
+
+
+def resolve_activation(activation):
+    """``(function, name)`` for a layer's ``activation=`` argument (Keras's ``activations.get``).
+
+    Built-in activations (by name, config dict or function) come with their config name; any other
+    callable is accepted as Keras accepts it, with name None: it works, but cannot be put into a
+    config (``activation_config`` raises then).
+    """
+    function = activations.get(activation)
+    try:
+        name = activations.serialize(function)
+    except ValueError:
+        name = None
+    return function, name
+
+
+def activation_config(function, name):
+    """The config entry of an activation: its name, or a TypeError for a user's own callable."""
+    if name is None:
+        raise TypeError(
+            f"Cannot put activation={function!r} into a config: only cnnkit's built-in activations (given by "
+            "name, e.g. 'relu', or as cnnkit.activations functions) can be serialized, so that loading a model "
+            "never runs code."
+        )
+    return name

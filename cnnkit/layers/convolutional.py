@@ -25,9 +25,18 @@ Shape (per spatial axis of size ``n``, kernel ``k``, stride ``s``, dilation ``d`
 """
 from __future__ import annotations
 
-from .. import activations, constraints, functional, initializers, regularizers, shapes
+from .. import constraints, functional, initializers, regularizers, shapes
 from ..functional.arguments import normalize_data_format, standardize_tuple
-from .base import InputSpec, Layer, check_bool, check_padding, check_positive_int, serialize_setting
+from .base import (
+    InputSpec,
+    Layer,
+    activation_config,
+    check_bool,
+    check_padding,
+    check_positive_int,
+    resolve_activation,
+    serialize_setting,
+)
 
 __all__ = [
     "Conv1D",
@@ -129,8 +138,7 @@ class _ConvBase(Layer):
         self.input_spec = InputSpec(ndim=self.rank + 2, description=describe_axes(self.rank, self.data_format))
 
     def _init_activation(self, activation, use_bias):
-        self.activation = activations.get(activation)
-        self._activation_name = activations.serialize(self.activation)
+        self.activation, self._activation_name = resolve_activation(activation)
         self.use_bias = check_bool(use_bias, "use_bias")
 
     def _activate(self, outputs):
@@ -170,7 +178,7 @@ class _ConvBase(Layer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": self.dilation_rate,
-            "activation": self._activation_name,
+            "activation": activation_config(self.activation, self._activation_name),
             "use_bias": self.use_bias,
         }
 

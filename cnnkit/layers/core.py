@@ -11,9 +11,18 @@ import numbers
 
 import numpy as np
 
-from .. import activations, constraints, functional, initializers, regularizers
+from .. import constraints, functional, initializers, regularizers
 from ..functional.arguments import normalize_data_format
-from .base import InputSpec, Layer, check_bool, check_positive_int, serialize_setting, standardize_shape
+from .base import (
+    InputSpec,
+    Layer,
+    activation_config,
+    check_bool,
+    check_positive_int,
+    resolve_activation,
+    serialize_setting,
+    standardize_shape,
+)
 
 __all__ = ["Dense", "Flatten", "Dropout", "Activation", "InputLayer", "Input"]
 
@@ -28,6 +37,8 @@ class Dense(Layer):
         kernel_initializer, bias_initializer: default 'glorot_uniform' and 'zeros'.
         kernel_regularizer, bias_regularizer, activity_regularizer: optional penalties.
         kernel_constraint, bias_constraint: optional projections after each optimizer step.
+        lora_rank, lora_alpha, quantization_config: Keras 3's, accepted only as None (cnnkit has
+            neither LoRA nor quantization).
 
     Weights: ``kernel`` ``(in_features, units)``, ``bias`` ``(units,)``.
 
@@ -54,17 +65,20 @@ class Dense(Layer):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        lora_rank=None,
+        lora_alpha=None,
+        quantization_config=None,
         **kwargs,
     ):
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, lora_rank=lora_rank, lora_alpha=lora_alpha,
+                         quantization_config=quantization_config, **kwargs)
         message = f"Received an invalid value for `units`, expected a positive integer. Received: units={units!r}"
         if isinstance(units, (bool, np.bool_)) or not isinstance(units, (numbers.Integral, np.integer)):
             raise TypeError(message)
         if units < 1:
             raise ValueError(message)
         self.units = int(units)
-        self.activation = activations.get(activation)
-        self._activation_name = activations.serialize(self.activation)
+        self.activation, self._activation_name = resolve_activation(activation)
         self.use_bias = check_bool(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -115,7 +129,7 @@ class Dense(Layer):
         config.update(
             {
                 "units": self.units,
-                "activation": self._activation_name,
+                "activation": activation_config(self.activation, self._activation_name),
                 "use_bias": self.use_bias,
                 "kernel_initializer": serialize_setting(self.kernel_initializer, initializers, "kernel_initializer"),
                 "bias_initializer": serialize_setting(self.bias_initializer, initializers, "bias_initializer"),
@@ -198,6 +212,11 @@ class Dropout(Layer):
             raise ValueError(message)
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else standardize_shape(noise_shape, "noise_shape")
+        if self.noise_shape is not None and 0 in self.noise_shape:
+            raise ValueError(
+                "Invalid value received for argument `noise_shape`. Expected positive sizes or None. "
+                f"Received: noise_shape={noise_shape!r}"
+            )
         if seed is not None and (
             isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (numbers.Integral, np.integer)) or seed < 0
         ):
@@ -244,8 +263,7 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
-        self._activation_name = activations.serialize(self.activation)
+        self.activation, self._activation_name = resolve_activation(activation)
 
     def call(self, inputs):
         return self.activation(inputs)
@@ -255,7 +273,7 @@ class Activation(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config["activation"] = self._activation_name
+        config["activation"] = activation_config(self.activation, self._activation_name)
         return config
 
 
@@ -269,8 +287,14 @@ class InputLayer(Layer):
         shape: input shape without the batch axis, e.g. ``(28, 28, 1)``.
         batch_size: optional fixed batch size.
         dtype: input dtype (default ``floatx()``).
+        sparse, ragged: accepted as Keras's (cnnkit has neither: only False/None).
         batch_shape: full shape with the batch axis (instead of shape and batch_size).
-        name: layer name.
+        input_tensor: not supported (cnnkit has no symbolic tensors): only None.
+        optional: not supported: only False.
+        name: layer name (default ``input_layer``, ``input_layer_1``, ...).
+
+    Keras's deprecated spellings ``input_shape=`` (for ``shape``) and ``batch_input_shape=``
+    (for ``batch_shape``) are accepted too.
 
     Example:
         >>> layer = InputLayer(shape=(28, 28, 1))
@@ -278,11 +302,29 @@ class InputLayer(Layer):
         (None, 28, 28, 1)
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
                  input_tensor=None, optional=False, name=None, **kwargs):
+        if "input_shape" in kwargs:  # Keras: deprecated alias of `shape`
+            legacy_shape = kwargs.pop("input_shape")
+            if shape is not None:
+                raise ValueError(
+                    "Pass the input shape once, as `shape`. "
+                    f"Received: shape={shape!r}, input_shape={legacy_shape!r}"
+                )
+            shape = legacy_shape
+        if "batch_input_shape" in kwargs:  # Keras: alias of `batch_shape`
+            legacy_batch_shape = kwargs.pop("batch_input_shape")
+            if batch_shape is not None:
+                raise ValueError(
+                    "Pass the batch shape once, as `batch_shape`. "
+                    f"Received: batch_shape={batch_shape!r}, batch_input_shape={legacy_batch_shape!r}"
+                )
+            batch_shape = legacy_batch_shape
         super().__init__(name=name, dtype=dtype, **kwargs)
         if sparse:
             raise ValueError(f"cnnkit has no sparse tensors. Received: sparse={sparse!r}")
+        if ragged:
+            raise ValueError(f"cnnkit has no ragged tensors. Received: ragged={ragged!r}")
         if input_tensor is not None:
             raise ValueError("cnnkit's InputLayer takes a shape, not a tensor. Received: input_tensor=...")
         if optional:
@@ -309,6 +351,8 @@ class InputLayer(Layer):
                 raise ValueError(f"`batch_shape` must include the batch axis. Received: batch_shape={batch_shape!r}")
         self.batch_shape = batch_shape
         self.sparse = False
+        self.ragged = False
+        self.optional = False
         self._input_shape_arg = batch_shape[1:]
         axes = {axis: size for axis, size in enumerate(batch_shape) if size is not None}
         self.input_spec = InputSpec(ndim=len(batch_shape), axes=axes, description=f"{batch_shape}")
@@ -326,19 +370,22 @@ class InputLayer(Layer):
         return self.batch_shape
 
     def get_config(self):
-        return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": self.sparse, "name": self.name,
-                "trainable": self.trainable}
+        """Keras's InputLayer config: batch_shape, dtype, sparse, ragged, name, optional (and trainable)."""
+        return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": self.sparse, "ragged": self.ragged,
+                "name": self.name, "optional": self.optional, "trainable": self.trainable}
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None,
-          optional=False):
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, name=None,
+          tensor=None, optional=False):
     """Keras's ``Input``: here it returns an ``InputLayer`` (cnnkit has no symbolic tensors).
 
     Use it as the first entry of a Sequential model: ``Sequential([Input(shape=(28, 28, 1)), ...])``.
+    Arguments as Keras 3's ``keras.Input`` (``sparse``, ``ragged``, ``tensor`` and ``optional``
+    only in their default, off state).
 
     Example:
         >>> Input(shape=(28, 28, 1)).shape
         (None, 28, 28, 1)
     """
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, batch_shape=batch_shape,
-                      input_tensor=tensor, optional=optional, name=name)
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
+                      batch_shape=batch_shape, input_tensor=tensor, optional=optional, name=name)

@@ -134,7 +134,9 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, training=False):
         gamma, beta = self._scale_and_offset()
-        if training and self.trainable:
+        empty = any(size == 0 for axis, size in enumerate(inputs.shape) if axis != self._feature_axis)
+        if training and self.trainable and not empty:  # an empty batch has no statistics: as PyTorch, an
+            # empty output and unchanged moving statistics (via the inference path below)
             outputs, batch_mean, batch_variance = functional.batch_norm_train(
                 inputs, gamma, beta, axis=self._feature_axis, epsilon=self.epsilon
             )

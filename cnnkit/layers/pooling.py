@@ -10,7 +10,10 @@ Shape (per spatial axis of size ``n``, pool ``p``, stride ``s``; stride defaults
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import functional
+from ..autograd import Tensor
 from ..functional.arguments import normalize_data_format, standardize_tuple
 from .base import InputSpec, Layer, check_bool, check_padding
 from .convolutional import conv_output_spatial, describe_axes, join_channels, split_channels
@@ -184,6 +187,11 @@ class _GlobalPooling(Layer):
 class GlobalAveragePooling1D(_GlobalPooling):
     """Mean over the steps axis, Keras's ``GlobalAveragePooling1D`` (alias ``GlobalAvgPool1D``).
 
+    Call arguments:
+        inputs: ``(batch, steps, channels)`` (channels_first: ``(batch, channels, steps)``).
+        mask: optional ``(batch, steps)`` array, 1 for the steps to average and 0 for padding
+            steps (Keras's rule: ``sum(inputs * mask) / sum(mask)`` over the steps).
+
     Shape:
         ``(batch, steps, channels)`` -> ``(batch, channels)``, or ``(batch, 1, channels)`` with keepdims.
 
@@ -191,10 +199,28 @@ class GlobalAveragePooling1D(_GlobalPooling):
         >>> import numpy as np
         >>> GlobalAveragePooling1D()(np.ones((2, 5, 3), dtype="float32")).shape
         (2, 3)
+        >>> x = np.arange(3, dtype="float32").reshape(1, 3, 1)
+        >>> GlobalAveragePooling1D()(x, mask=np.array([[1, 1, 0]])).numpy().tolist()
+        [[0.5]]
     """
 
     rank = 1
     pool_mode = "average"
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        batch, steps = inputs.shape[0], inputs.shape[1 if self.data_format == "channels_last" else 2]
+        if mask.shape != (batch, steps):
+            raise ValueError(
+                f"Layer '{self.name}': `mask` must have shape (batch, steps) = {(batch, steps)}. "
+                f"Received: mask with shape {mask.shape}"
+            )
+        steps_axis = 1 if self.data_format == "channels_last" else 2
+        weights = np.expand_dims(mask.astype(inputs.dtype), 2 if self.data_format == "channels_last" else 1)
+        total = (inputs * weights).sum(axis=steps_axis, keepdims=self.keepdims)
+        return total / weights.sum(axis=steps_axis, keepdims=self.keepdims)
 
 
 class GlobalAveragePooling2D(_GlobalPooling):

@@ -30,7 +30,7 @@ import numpy as np
 from .. import random as cnnkit_random
 from ..autograd import Tensor
 from ..functional.arguments import normalize_data_format
-from .base import Layer, check_positive_int, standardize_shape
+from .base import InputSpec, Layer, check_positive_int, standardize_shape
 
 __all__ = [
     "Rescaling",
@@ -199,7 +199,7 @@ class _RandomImageLayer(Layer):
         return super().__call__(tensor, training=training, **kwargs)
 
     def call(self, inputs, training=False):
-        if not training:
+        if not training or inputs.size == 0:  # inference, or nothing to transform (an empty batch)
             return inputs
         images = inputs.data
         single = images.ndim == 3
@@ -257,10 +257,10 @@ class _AffineImageLayer(_RandomImageLayer):
             if len(factor) != 2 or not all(_is_number(f) for f in factor):
                 raise ValueError(f"The `{name}` argument {self.FACTOR_ERROR}. Received: {name}={factor!r}")
             values = [float(f) for f in factor]
-            if any(abs(v) > 1.0 for v in values):
+            if not all(-1.0 <= v <= 1.0 for v in values):  # also refuses NaN
                 raise ValueError(f"The `{name}` argument {self.FACTOR_ERROR}. Received: {name}={factor!r}")
             return tuple(sorted(values))
-        if not _is_number(factor) or abs(factor) > 1.0:
+        if not _is_number(factor) or not -1.0 <= factor <= 1.0:  # also refuses NaN
             raise ValueError(f"The `{name}` argument {self.FACTOR_ERROR}. Received: {name}={factor!r}")
         return (-abs(float(factor)), abs(float(factor)))
 
@@ -562,6 +562,29 @@ class Normalization(Layer):
                 )
         self._statistics_shape = tuple(input_shape[axis] for axis in self._kept)
         self._broadcast_shape = tuple(input_shape[axis] if axis in self._kept else 1 for axis in range(rank))
+        if self.input_mean is not None:
+            for name, value in (("mean", self.input_mean), ("variance", self.input_variance)):
+                given = np.shape(value)
+                try:
+                    np.broadcast_shapes(given, self._statistics_shape)
+                except ValueError:
+                    raise ValueError(
+                        f"Layer '{self.name}': `{name}` must be a number or hold one value per entry of the kept "
+                        f"axes {self._statistics_shape} (axis={self._axis_argument!r}). Received: {name} of shape "
+                        f"{given} for input_shape={tuple(input_shape)}"
+                    ) from None
+                if np.broadcast_shapes(given, self._statistics_shape) != self._statistics_shape:
+                    raise ValueError(
+                        f"Layer '{self.name}': `{name}` of shape {given} does not fit the kept axes "
+                        f"{self._statistics_shape}. Received: input_shape={tuple(input_shape)}"
+                    )
+        if self._kept:  # per-feature statistics fix the rank and the kept sizes; axis=None fits any input
+            self.input_spec = InputSpec(
+                ndim=rank, axes={axis: input_shape[axis] for axis in self._kept},
+                description=f"(statistics kept along axes {self._kept})",
+            )
+        else:
+            self._broadcast_shape = ()
         if self.input_mean is None:
             self.adapt_mean = self.add_weight(shape=self._statistics_shape, initializer="zeros", name="mean",
                                               trainable=False)

@@ -10,6 +10,15 @@ This module owns cnnkit's files:
 - ``model.save_weights(path)`` / ``model.load_weights(path)``: a plain ``.safetensors`` file of the
   weights, readable by any safetensors reader.
 
+File names, as Keras 3 checks them (Keras refuses names it does not know): a model file must end in
+``.keras``, ``.cnnkit`` or ``.safetensors`` and a weights file in ``.weights.h5`` or
+``.safetensors``; anything else is a ValueError naming the path. ``.keras`` and ``.weights.h5`` are
+accepted so that Keras code runs unchanged, but the bytes are always cnnkit's safetensors file
+(not a Keras zip archive nor HDF5): Keras cannot read them and cnnkit cannot read Keras's files.
+``.h5``/``.hdf5`` model files (Keras's legacy format) are refused. Loading goes by content, not by
+name; a missing file raises ``ModelFileNotFoundError`` (both a FileNotFoundError and, as in Keras,
+a ValueError) naming the path.
+
 Writing is atomic: the bytes go to a temporary file in the same folder, which is flushed,
 fsynced and renamed over the target (``os.replace``), so an interrupted save leaves the previous
 file intact. Reading trusts nothing: the header is parsed as JSON and checked (dtypes, shapes,
@@ -42,7 +51,8 @@ import tempfile
 import numpy as np
 
 __all__ = [
-    "save_model", "load_model", "save_weights", "load_weights",
+    "save_model", "load_model", "save_weights", "load_weights", "check_save_path", "ModelFileNotFoundError",
+    "MODEL_EXTENSIONS", "WEIGHTS_EXTENSIONS",
     "write_safetensors", "read_safetensors", "weights_to_tensors", "load_weights_from_tensors",
     "parse_json_metadata", "check_config_is_safe",
 ]
@@ -58,6 +68,53 @@ _DTYPES = {
     "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8, "BOOL": np.bool_,
 }
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+MODEL_EXTENSIONS = (".keras", ".cnnkit", ".safetensors")
+WEIGHTS_EXTENSIONS = (".weights.h5", ".safetensors")
+
+
+class ModelFileNotFoundError(FileNotFoundError, ValueError):
+    """No file at the path given to ``load_model``/``load_weights``.
+
+    A FileNotFoundError, and a ValueError as Keras raises for a missing model file.
+    """
+
+
+def check_save_path(filepath, weights_only: bool = False, argument: str = "filepath", where: str = "save") -> str:
+    """The path as a string, once its extension is one cnnkit writes (see the module docstring).
+
+    Raises:
+        TypeError: ``filepath`` is not a string or path.
+        ValueError: an extension cnnkit does not write (the message names the path and the
+            accepted extensions).
+    """
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"`{argument}` must be a string or a path. Received: {argument}={filepath!r}")
+    path = os.fspath(filepath)
+    accepted = WEIGHTS_EXTENSIONS if weights_only else MODEL_EXTENSIONS
+    if str(path).endswith(accepted):
+        return path
+    listed = ", ".join(f"`{extension}`" for extension in accepted)
+    if weights_only:
+        raise ValueError(
+            f"The filename must end in {listed} for {where} (cnnkit writes the weights as safetensors). "
+            f"Received: {argument}={path}"
+        )
+    legacy = " cnnkit does not write Keras's legacy HDF5 format." if str(path).endswith((".h5", ".hdf5")) else ""
+    if str(path).endswith(WEIGHTS_EXTENSIONS):
+        legacy = " A weights file name is for `model.save_weights(filepath)`."
+    raise ValueError(
+        f"Invalid filepath extension for saving a model in {where}: the filename must end in {listed} (one "
+        f"safetensors file holding the config and the weights).{legacy} Received: {argument}={path}"
+    )
+
+
+def _check_readable(path: str) -> None:
+    """A missing path or a folder raises an error naming the path."""
+    if not os.path.exists(path):
+        raise ModelFileNotFoundError(2, f"File not found: filepath={path}. No cnnkit model or weights file there", path)
+    if os.path.isdir(path):
+        raise ValueError(f"'{path}' is a directory; expected a cnnkit model or weights file. Received: filepath={path}")
 
 
 # ----- bytes on disk ----------------------------------------------------------------------------
@@ -104,9 +161,10 @@ def read_safetensors(path) -> tuple[dict, dict]:
     Raises:
         ValueError: the file is truncated, its header is not valid JSON, names an unknown dtype,
             or gives shapes and offsets that do not tile the data exactly (message names the file).
-        FileNotFoundError: no such file.
+        ModelFileNotFoundError: no such file (a FileNotFoundError and a ValueError).
     """
     path = os.fspath(path)
+    _check_readable(path)
     with open(path, "rb") as handle:
         data = handle.read()
     if len(data) < 8:
@@ -294,10 +352,12 @@ def _compile_config(model):
         loss = model._loss_identifier
         if not isinstance(loss, str) and loss is not None:
             loss = losses.serialize(loss)
-        metric_entries = []
-        for metric in model._metric_identifiers or []:
-            metric_entries.append(metric if isinstance(metric, str) else metrics.serialize(metric))
-        return {"optimizer": optimizers.serialize(model.optimizer), "loss": loss, "metrics": metric_entries}
+        entries = {}
+        for key, identifiers in (("metrics", model._metric_identifiers), ("weighted_metrics", model._weighted_metric_identifiers)):
+            entries[key] = [m if isinstance(m, str) else metrics.serialize(m) for m in identifiers or []]
+        loss_weight = getattr(model, "_loss_weight", 1.0)
+        return {"optimizer": optimizers.serialize(model.optimizer), "loss": loss,
+                "loss_weights": None if loss_weight == 1.0 else loss_weight, **entries}
     except (ValueError, TypeError):
         return None
 
@@ -308,7 +368,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
 
     from .. import __version__
 
-    filepath = os.fspath(filepath)
+    filepath = check_save_path(filepath, weights_only=False, where="model.save")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"'{filepath}' exists; pass overwrite=True to replace it.")
     if not getattr(model, "built", False):
@@ -366,11 +426,14 @@ def load_model(filepath, compile=True):  # noqa: A002 - Keras's argument name
     settings and optimizer state.
 
     Raises:
+        ModelFileNotFoundError: no file at ``filepath`` (a FileNotFoundError and a ValueError).
         ValueError: the file is truncated, corrupt or lies in its header; it is not a cnnkit model
             file; it names an unknown layer class or refers to Python code (nothing is imported).
     """
     from .. import losses, metrics, optimizers
 
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"`filepath` must be a string or a path. Received: filepath={filepath!r}")
     filepath = os.fspath(filepath)
     tensors, metadata = read_safetensors(filepath)
     if metadata.get("format") != MODEL_FORMAT:
@@ -393,8 +456,10 @@ def load_model(filepath, compile=True):  # noqa: A002 - Keras's argument name
             optimizer = optimizers.deserialize(compile_config["optimizer"])
             loss = compile_config.get("loss")
             loss = losses.deserialize(loss) if isinstance(loss, dict) else loss
-            metric_list = [m if isinstance(m, str) else metrics.deserialize(m) for m in compile_config.get("metrics") or []]
-            model.compile(optimizer=optimizer, loss=loss, metrics=metric_list or None)
+            restored = {key: [m if isinstance(m, str) else metrics.deserialize(m) for m in compile_config.get(key) or []]
+                        for key in ("metrics", "weighted_metrics")}
+            model.compile(optimizer=optimizer, loss=loss, loss_weights=compile_config.get("loss_weights"),
+                          metrics=restored["metrics"] or None, weighted_metrics=restored["weighted_metrics"] or None)
         except (TypeError, ValueError, KeyError) as error:
             raise ValueError(f"'{filepath}': the compile settings could not be restored: {error}") from None
         store = {key[len("optimizer/"):]: value for key, value in tensors.items() if key.startswith("optimizer/")}
@@ -408,8 +473,8 @@ def load_model(filepath, compile=True):  # noqa: A002 - Keras's argument name
 
 
 def save_weights(model, filepath, overwrite=True) -> None:
-    """Write the model's weights as a plain ``.safetensors`` file."""
-    filepath = os.fspath(filepath)
+    """Write the model's weights as a plain safetensors file (named ``.safetensors`` or ``.weights.h5``)."""
+    filepath = check_save_path(filepath, weights_only=True, where="model.save_weights")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"'{filepath}' exists; pass overwrite=True to replace it.")
     if not getattr(model, "built", False):
@@ -419,6 +484,8 @@ def save_weights(model, filepath, overwrite=True) -> None:
 
 def load_weights(model, filepath) -> None:
     """Load weights written by ``save_weights`` (or ``save``) into a model with the same layers."""
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"`filepath` must be a string or a path. Received: filepath={filepath!r}")
     filepath = os.fspath(filepath)
     if not getattr(model, "built", False):
         raise ValueError(

@@ -25,7 +25,15 @@ from ..autograd import Tensor
 from ..layers.base import Layer, standardize_shape
 from .training import Model, _format_shape
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "NotALayerError"]
+
+
+class NotALayerError(TypeError, ValueError):
+    """Something that is not a cnnkit layer was given where a layer is needed.
+
+    Keras 3 raises ValueError here and Python's convention is TypeError: this error is both, so
+    code written for either catches it.
+    """
 
 
 def _is_input_layer(layer) -> bool:
@@ -50,8 +58,11 @@ class Sequential(Model):
         self._layers = []
         self._input_layer = None
         if layers is not None:
-            if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
-                raise TypeError(f"`layers` must be a list of layers. Received: layers={layers!r}")
+            if isinstance(layers, Layer) or isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+                raise NotALayerError(
+                    f"`layers` must be a list of layers, e.g. Sequential([Dense(10)]). Received: layers={layers!r} "
+                    f"(of type {type(layers).__name__})"
+                )
             for layer in layers:
                 self.add(layer, rebuild=False)
             self._maybe_build()
@@ -66,17 +77,26 @@ class Sequential(Model):
         """Append ``layer`` to the stack.
 
         Raises:
-            TypeError: ``layer`` is not a cnnkit layer.
+            NotALayerError: ``layer`` is not a cnnkit layer (both a TypeError and, as in Keras, a
+                ValueError).
             ValueError: an Input layer that is not first, or a layer name already used.
         """
         if not isinstance(layer, Layer):
-            raise TypeError(
+            raise NotALayerError(
                 "Only instances of `cnnkit.layers.Layer` can be added to a Sequential model. "
                 f"Received: {layer!r} (of type {type(layer).__name__})"
             )
         if _is_input_layer(layer):
-            if self._layers or self._input_layer is not None:
-                raise ValueError("An Input layer must be the first layer of a Sequential model, and only one is allowed.")
+            if self._input_layer is not None:
+                raise ValueError(
+                    f"Sequential model '{self.name}' has already been configured to use input shape "
+                    f"{_format_shape(self._input_layer.batch_shape)}. You cannot add a different Input layer to it."
+                )
+            if self._layers:
+                raise ValueError(
+                    f"An Input layer must be the first layer of Sequential model '{self.name}'; it already has "
+                    f"{len(self._layers)} layer(s). Received: {layer!r}"
+                )
             self._input_layer = layer
         else:
             names = {existing.name for existing in self._layers}
@@ -123,9 +143,12 @@ class Sequential(Model):
         With no argument, the shape given by an Input layer or ``input_shape=`` is used.
 
         Raises:
-            ValueError: no shape is known, or a layer cannot take the shape that reaches it (the
-                message names the layer and the shapes).
+            ValueError: the model has no layers, no shape is known, the shape differs from the
+                model's Input layer, or a layer cannot take the shape that reaches it (the message
+                names the layer and the shapes).
         """
+        if not self._layers:
+            raise ValueError(f"Sequential model {self.name} cannot be built because it has no layers. Call `model.add(layer)`.")
         if input_shape is None:
             input_shape = self._known_input_shape()
             if input_shape is None:
@@ -136,6 +159,12 @@ class Sequential(Model):
         shape = standardize_shape(input_shape, "input_shape")
         if not shape:
             raise ValueError(f"`input_shape` must include the batch axis, e.g. (None, 28, 28, 1). Received: {input_shape!r}")
+        declared = self._known_input_shape()
+        if declared is not None and tuple(declared[1:]) != tuple(shape[1:]):
+            raise ValueError(
+                f"Sequential model '{self.name}' has already been configured to use input shape "
+                f"{_format_shape(declared)}. You cannot build it with input_shape {_format_shape(shape)}"
+            )
         current = shape
         for layer in self._layers:
             if not layer.built:
@@ -153,14 +182,46 @@ class Sequential(Model):
             current = tuple(layer.compute_output_shape(current))
         return current
 
-    @property
-    def input_shape(self):
+    def _shape_or_none(self):
         return self._build_input_shape if self._build_input_shape is not None else self._known_input_shape()
 
     @property
-    def output_shape(self):
-        shape = self.input_shape
-        return None if shape is None else self.compute_output_shape(shape)
+    def input_shape(self) -> tuple:
+        """The input shape with a None batch axis, e.g. ``(None, 28, 28, 1)``.
+
+        Raises:
+            ValueError: no input shape is known yet (as Keras: no Input, no ``input_shape=``, not built).
+        """
+        shape = self._shape_or_none()
+        if shape is None:
+            raise ValueError(f"Sequential model '{self.name}' has no defined input shape yet.")
+        return shape
+
+    @property
+    def output_shape(self) -> tuple:
+        """The output shape with a None batch axis, e.g. ``(None, 10)``.
+
+        Raises:
+            ValueError: no input shape is known yet, so the output shape is not either.
+        """
+        shape = self._shape_or_none()
+        if shape is None or not self._layers:
+            raise ValueError(f"Sequential model '{self.name}' has no defined output shape yet.")
+        return self.compute_output_shape(shape)
+
+    @property
+    def inputs(self):
+        """Not available: Keras returns symbolic tensors here, and cnnkit has none."""
+        raise AttributeError(
+            "cnnkit models have no symbolic `inputs` (cnnkit has no functional API); use `model.input_shape`."
+        )
+
+    @property
+    def outputs(self):
+        """Not available: Keras returns symbolic tensors here, and cnnkit has none."""
+        raise AttributeError(
+            "cnnkit models have no symbolic `outputs` (cnnkit has no functional API); use `model.output_shape`."
+        )
 
     # ----- calling ------------------------------------------------------------------------------------
     def __call__(self, inputs, training=None, **kwargs):
@@ -221,5 +282,6 @@ class Sequential(Model):
         return model
 
     def __repr__(self) -> str:
-        shape = "" if self.input_shape is None else f", input_shape={_format_shape(self.input_shape)}"
+        known = self._shape_or_none()
+        shape = "" if known is None else f", input_shape={_format_shape(known)}"
         return f"<Sequential name={self.name}, layers={len(self._layers)}{shape}>"

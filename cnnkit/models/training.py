@@ -58,6 +58,11 @@ def _format_shape(shape) -> str:
 def _as_array(value, name: str) -> np.ndarray:
     if isinstance(value, Tensor):
         value = value.data
+    if isinstance(value, (dict, str, bytes)) or value is None:
+        raise TypeError(
+            f"`{name}` must be a NumPy array (or nested lists of numbers) with one entry per sample; cnnkit "
+            f"models have one input and one output. Received: {name} of type {type(value).__name__}"
+        )
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:
@@ -73,10 +78,13 @@ def _check_int(value, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _resolve_verbose(verbose) -> int:
-    if verbose == "auto":
-        return 1
-    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+def _check_verbose(verbose):
+    """``verbose`` as given (Keras hands ``'auto'`` to the callbacks as is), once checked."""
+    if isinstance(verbose, str) and verbose == "auto":
+        return verbose
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)  # Keras compares with 0 and 1, so True and False work there too
+    if not isinstance(verbose, (numbers.Integral, np.integer)) or verbose not in (0, 1, 2):
         raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
     return int(verbose)
 
@@ -213,6 +221,28 @@ class Model(Layer):
         for variable, array in zip(variables, arrays):
             variable.assign(array)
 
+    def get_layer(self, name=None, index=None):
+        """A layer of the model by ``name`` or by ``index`` (Keras's ``Model.get_layer``).
+
+        Raises:
+            ValueError: both or neither given, an unknown name, or an index past the last layer.
+        """
+        if index is not None and name is not None:
+            raise ValueError(f"Provide only a layer name or a layer index. Received: index={index}, name={name}.")
+        layers = self.layers
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (numbers.Integral, np.integer)):
+                raise TypeError(f"`index` must be an int. Received: index={index!r}")
+            if len(layers) <= index:
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(layers)} layers.")
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: {[layer.name for layer in layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
     def count_params(self) -> int:
         """The number of scalars in all weights.
 
@@ -240,7 +270,10 @@ class Model(Layer):
                 functions.
             weighted_metrics: like ``metrics``, but weighted by ``sample_weight``.
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for Keras
-                compatibility (cnnkit always runs eagerly, one step at a time).
+                compatibility (cnnkit always runs eagerly, one step at a time). They are kept as
+                Keras keeps them: ``model.run_eagerly``, ``model.steps_per_execution``, and
+                ``model.jit_compile`` (always False: cnnkit compiles nothing, as Keras's torch
+                backend resolves ``'auto'``).
 
         Raises:
             ValueError: unknown names, or ``metrics`` that is not a list.
@@ -262,12 +295,15 @@ class Model(Layer):
                     f"{argument}={value!r} of type {type(value)}"
                 )
             for identifier in value or []:
-                if not (isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc")):
-                    metrics_module.get(identifier)  # unknown names fail now, not at the first batch
+                metrics_module.check_identifier(identifier)  # unknown names fail now, not at the first batch
         self._metric_identifiers = list(metrics or [])
         self._weighted_metric_identifiers = list(weighted_metrics or [])
         self._compiled_metrics = None
         self._weighted_metrics = []
+        self.run_eagerly = bool(run_eagerly)
+        self.steps_per_execution = steps_per_execution
+        self.jit_compile = False
+        self.stop_training = False
         self.compiled = True
 
     def _assert_compiled(self, method: str) -> None:
@@ -286,7 +322,27 @@ class Model(Layer):
 
     @property
     def metrics_names(self) -> list:
-        return [metric.name for metric in self.metrics]
+        """The names in the logs, in order: ``'loss'``, then the compiled metrics (and weighted
+        metrics) in the order given to ``compile`` (known once the first batch has been seen)."""
+        return [name for name, _ in self._named_metrics()]
+
+    def _named_metrics(self) -> list:
+        """``(log name, metric)`` pairs. As Keras's ``CompileMetrics.result``: a name seen before
+        gets ``_1``, ``_2``, ...; a weighted metric named like a plain one becomes ``weighted_<name>``."""
+        pairs = [(self._loss_tracker.name, self._loss_tracker)]
+        seen = {}
+        for weighted, group in ((False, self._compiled_metrics or []), (True, self._weighted_metrics)):
+            for metric in group:
+                name = metric.name
+                if name in seen:
+                    if weighted:
+                        name = f"weighted_{metric.name}"
+                    if name in seen:
+                        seen[name] += 1
+                        name = f"{name}_{seen[name] - 1}"
+                seen.setdefault(name, 1)
+                pairs.append((name, metric))
+        return pairs
 
     def reset_metrics(self) -> None:
         for metric in self.metrics:
@@ -295,18 +351,12 @@ class Model(Layer):
     def _build_metrics(self, y, y_pred) -> None:
         loss = self._loss_identifier
         self._compiled_metrics = [metrics_module.get_compiled_metric(m, y, y_pred, loss) for m in self._metric_identifiers]
-        weighted = []
-        names = {m.name for m in self._compiled_metrics}
-        for identifier in self._weighted_metric_identifiers:
-            metric = metrics_module.get_compiled_metric(identifier, y, y_pred, loss)
-            if metric.name in names:
-                metric.name = f"weighted_{metric.name}"
-            weighted.append(metric)
-        self._weighted_metrics = weighted
+        self._weighted_metrics = [metrics_module.get_compiled_metric(m, y, y_pred, loss)
+                                  for m in self._weighted_metric_identifiers]
 
     def _logs(self) -> dict:
         """``{name: value}`` for the loss and every metric, sorted by name (Keras's order)."""
-        logs = {metric.name: metric.result() for metric in self.metrics}
+        logs = {name: metric.result() for name, metric in self._named_metrics()}
         return dict(sorted(logs.items()))
 
     # ----- the steps -------------------------------------------------------------------------------
@@ -432,15 +482,15 @@ class Model(Layer):
                             "labels (y.argmax(axis=-1)).")
                 raise ValueError(
                     f"{loss_name} expects integer class labels of shape {_format_shape((None,) + allowed[0])} for the "
-                    f"model's output {_format_shape(output)}; received labels of shape {received} in {where}.{hint}"
+                    f"model's output {_format_shape(output)}; received y of shape {received} in {where}.{hint}"
                 )
             if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y) & (y == np.floor(y))):
-                raise ValueError(f"{loss_name} expects integer class labels; received non-integer values in {where}.")
+                raise ValueError(f"{loss_name} expects integer class labels; received non-integer values in `y` in {where}.")
             ignore = getattr(self._loss_fn, "ignore_class", None)
             values = y if ignore is None else y[y != ignore]
             if values.size and classes is not None and (values.min() < 0 or values.max() >= classes):
                 raise ValueError(
-                    f"Labels out of range for {loss_name}: the model's output has {classes} classes, so labels must be "
+                    f"Labels in `y` out of range for {loss_name}: the model's output has {classes} classes, so labels must be "
                     f"integers in [0, {classes - 1}]; received values from {values.min()} to {values.max()} in {where}."
                 )
         elif kind == "categorical":
@@ -451,7 +501,7 @@ class Model(Layer):
                             "encode them (np.eye(num_classes)[y]).")
                 raise ValueError(
                     f"{loss_name} expects one-hot targets of the model's output shape {_format_shape(output)}; "
-                    f"received targets of shape {received} in {where}.{hint}"
+                    f"received y of shape {received} in {where}.{hint}"
                 )
         elif kind in ("binary", "regression"):
             shapes = {tuple(output[1:])}
@@ -460,11 +510,11 @@ class Model(Layer):
             if tuple(y.shape[1:]) not in shapes:
                 raise ValueError(
                     f"{loss_name} expects targets of the model's output shape {_format_shape(output)}; received "
-                    f"targets of shape {received} in {where}."
+                    f"y of shape {received} in {where}."
                 )
             if kind == "binary" and y.size and (y.min() < 0 or y.max() > 1):
                 raise ValueError(
-                    f"{loss_name} expects targets in [0, 1]; received values from {y.min()} to {y.max()} in {where}."
+                    f"{loss_name} expects targets in [0, 1]; received y with values from {y.min()} to {y.max()} in {where}."
                 )
 
     def _prepare_weights(self, sample_weight, y, class_weight, where: str):
@@ -472,12 +522,31 @@ class Model(Layer):
             if sample_weight is not None:
                 raise ValueError("Arguments `sample_weight` and `class_weight` cannot be specified at the same time.")
             if not isinstance(class_weight, dict):
-                raise ValueError(f"`class_weight` must be a dict {{class index: weight}}. Received: {class_weight!r}")
+                raise ValueError(
+                    "`class_weight` must be a dict-like mapping of class indices to weights. Received: "
+                    f"class_weight={class_weight!r} of type {type(class_weight).__name__}."
+                )
+            cleaned = {}
+            for key, weight in class_weight.items():
+                try:
+                    index = int(key)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        "`class_weight` must be a dictionary with integer keys representing class indices. "
+                        f"Received an invalid key: {key!r} of type {type(key).__name__}."
+                    ) from None
+                if isinstance(weight, bool) or not isinstance(weight, (numbers.Real, np.number)):
+                    raise ValueError(
+                        f"`class_weight` values must be numbers. Received: class_weight[{key!r}]={weight!r}"
+                    )
+                cleaned[index] = float(weight)
+            # Keras: one-hot targets -> argmax, a trailing axis of 1 squeezed, labels rounded.
             classes = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
-            table = np.ones(int(max(max(class_weight), classes.max())) + 1, dtype=np.float32)
-            for index, weight in class_weight.items():
-                table[int(index)] = weight
-            return table[classes.astype(np.intp)]
+            classes = np.round(classes).astype(np.int64)
+            weights = np.ones(len(classes), dtype=self.dtype)
+            for index, weight in cleaned.items():
+                weights[classes == index] = weight
+            return weights
         if sample_weight is None:
             return None
         sample_weight = _as_array(sample_weight, "sample_weight").astype(self.dtype)
@@ -529,9 +598,10 @@ class Model(Layer):
         batch_size = self._check_batch_size(batch_size)
         epochs = _check_int(epochs, "epochs", 0)
         initial_epoch = _check_int(initial_epoch, "initial_epoch", 0)
-        verbose = _resolve_verbose(verbose)
+        verbose = _check_verbose(verbose)
         if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
             raise ValueError(f"`validation_split` must be a float in [0, 1). Received: validation_split={validation_split!r}")
+        self._should_validate(0, validation_freq)  # a bad validation_freq fails before any training
         x, y, sample_weight = self._prepare_data(x, y, sample_weight, class_weight, "fit")
         if validation_split and validation_data is None:
             split_at = int(math.floor(len(x) * (1.0 - validation_split)))
@@ -616,7 +686,9 @@ class Model(Layer):
             return (epoch + 1) % frequency == 0
         if isinstance(frequency, (list, tuple, set)):
             return epoch + 1 in frequency
-        raise ValueError(f"`validation_freq` must be a positive int or a list of epochs. Received: {frequency!r}")
+        raise ValueError(
+            f"`validation_freq` must be a positive int or a list of epochs. Received: validation_freq={frequency!r}"
+        )
 
     # ----- evaluate / predict -------------------------------------------------------------------------
     def _evaluate_arrays(self, x, y, sample_weight, batch_size, callbacks, steps=None) -> dict:
@@ -644,7 +716,7 @@ class Model(Layer):
         """
         self._assert_compiled("evaluate")
         batch_size = self._check_batch_size(batch_size)
-        verbose = _resolve_verbose(verbose)
+        verbose = _check_verbose(verbose)
         if self._loss_fn is None:
             raise ValueError("`evaluate()` needs a loss: pass `loss=` to `compile()`.")
         x, y, sample_weight = self._prepare_data(x, y, sample_weight, None, "evaluate")
@@ -664,7 +736,7 @@ class Model(Layer):
             A NumPy array ``(samples, ...)`` in the model's dtype.
         """
         batch_size = self._check_batch_size(batch_size)
-        verbose = _resolve_verbose(verbose)
+        verbose = _check_verbose(verbose)
         x = self._prepare_inputs(x, "predict")
         total_steps = math.ceil(len(x) / batch_size)
         if steps is not None:
@@ -725,13 +797,22 @@ class Model(Layer):
 
     def save(self, filepath, overwrite=True, include_optimizer=True) -> None:
         """Write the model to one safetensors file (config JSON in the header, weights as tensors),
-        atomically. Reload it with ``cnnkit.models.load_model(filepath)``."""
+        atomically. Reload it with ``cnnkit.models.load_model(filepath)``.
+
+        Raises:
+            ValueError: ``filepath`` does not end in ``.keras``, ``.cnnkit`` or ``.safetensors``
+                (always cnnkit's own file, whatever the name), or the model is not built.
+        """
         from .saving import save_model
 
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True) -> None:
-        """Write the weights to a plain ``.safetensors`` file, atomically."""
+        """Write the weights to a plain safetensors file, atomically.
+
+        Raises:
+            ValueError: ``filepath`` does not end in ``.safetensors`` or Keras's ``.weights.h5``.
+        """
         from .saving import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)

@@ -368,8 +368,11 @@ def test_keras_default_arguments_and_weight_layouts():
     assert (layer.strides, layer.padding, layer.data_format, layer.dilation_rate, layer.groups, layer.use_bias) == (
         (1, 1), "valid", "channels_last", (1, 1), 1, True)
     config = layer.get_config()
-    assert config["kernel_initializer"] == {"class_name": "GlorotUniform", "config": {"seed": None}}
-    assert config["bias_initializer"] == {"class_name": "Zeros", "config": {}}
+    # Keras 3's serialized form (module and registered_name included)
+    assert config["kernel_initializer"] == {"module": "keras.initializers", "class_name": "GlorotUniform",
+                                            "config": {"seed": None}, "registered_name": None}
+    assert config["bias_initializer"] == {"module": "keras.initializers", "class_name": "Zeros", "config": {},
+                                          "registered_name": None}
     assert config["activation"] == "linear"
     layer.build((None, 9, 9, 4))
     assert layer.kernel.shape == (3, 3, 4, 8) and layer.bias.shape == (8,)

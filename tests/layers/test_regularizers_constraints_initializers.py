@@ -220,7 +220,8 @@ def test_bad_regularizer_arguments(make, match):
 
 def test_regularizer_get_and_serialization():
     config = json.loads(json.dumps(regularizers.serialize(regularizers.L1L2(l1=0.5, l2=0.25))))
-    assert config == {"class_name": "L1L2", "config": {"l1": 0.5, "l2": 0.25}}
+    assert config == {"module": "keras.regularizers", "class_name": "L1L2", "config": {"l1": 0.5, "l2": 0.25},
+                      "registered_name": None}
     assert regularizers.get(config).get_config() == {"l1": 0.5, "l2": 0.25}
     assert isinstance(regularizers.get("L1"), regularizers.L1)
     with pytest.raises(ValueError, match="Unknown regularizer"):

@@ -144,9 +144,12 @@ def test_get_resolves_keras_names():
         ("accuracy", (8, 1), (8, 10), None, SparseCategoricalAccuracy),
         ("acc", (8, 10), (8, 10), None, CategoricalAccuracy),
         ("accuracy", (8, 1), (8, 1), None, BinaryAccuracy),
-        ("accuracy", (8,), (8,), "binary_crossentropy", BinaryAccuracy),
-        ("accuracy", (8, 10), (8, 10), "sparse_categorical_crossentropy", SparseCategoricalAccuracy),
-        ("Accuracy", (8,), (8, 10), "categorical_crossentropy", CategoricalAccuracy),
+        # Keras 3 (compile_utils.is_binary_or_sparse_categorical) looks at the shapes only, never
+        # at the loss: these three pin that (they used to follow the loss, which Keras 3 does not).
+        ("accuracy", (8,), (8,), "binary_crossentropy", CategoricalAccuracy),
+        ("accuracy", (8, 10), (8, 10), "sparse_categorical_crossentropy", CategoricalAccuracy),
+        ("Accuracy", (8,), (8, 10), "categorical_crossentropy", SparseCategoricalAccuracy),
+        ("accuracy", (8, 3), (8, 3), "binary_crossentropy", CategoricalAccuracy),
     ],
 )
 def test_compiled_accuracy_variant(identifier, y_true_shape, y_pred_shape, loss, expected):
@@ -158,8 +161,9 @@ def test_compiled_metric_from_a_loss_object_and_a_function():
     class SparseCategoricalCrossentropy:  # stands in for a loss object; only its class name matters
         pass
 
+    # The loss object is ignored, as in Keras 3: (4, 3) labels against (4, 3) scores are one-hot.
     metric = metrics.get_compiled_metric("accuracy", np.zeros((4, 3)), np.zeros((4, 3)), loss=SparseCategoricalCrossentropy())
-    assert type(metric) is SparseCategoricalAccuracy
+    assert type(metric) is CategoricalAccuracy
 
     def hits(y_true, y_pred):
         return (np.asarray(y_true) == np.asarray(y_pred)).astype(np.float32)
