@@ -10,6 +10,9 @@ How a comparison is timed (``compare``):
 3. ``repeats`` pairs of samples follow, cnnkit and PyTorch alternately; the side that goes first
    alternates too, so that neither always inherits the other's cache state. The reported time of a
    side is the median of its samples (time per call).
+4. Whenever the side changes, the main thread first waits until the other library's worker
+   threads stop spinning (``settle``): left alone they hold a core for up to ~0.1 s and slowed the
+   next side's call by up to 2x in measurements here.
 
 Every sample also records how busy the process was: the main thread's CPU time over the wall
 time, or the whole process's CPU time over ``wall * threads``, whichever is larger. A process that
@@ -47,6 +50,7 @@ __all__ = [
     "gflops",
     "target_status",
     "compare",
+    "settle",
     "ThreadSettings",
     "blas_report",
     "openblas_environment",
@@ -61,6 +65,9 @@ BUSY_LIMIT = 0.90
 LOAD_MARGIN = 0.5
 # A call longer than this (a training epoch) needs only one warm-up call.
 LONG_CALL_SECONDS = 0.5
+# Settling between the sides (``settle``): sleep slices and the most to wait.
+SETTLE_STEP_SECONDS = 0.01
+SETTLE_LIMIT_SECONDS = 0.5
 
 
 # ----- statistics (pure functions, tested on synthetic timings) ------------------------------------
@@ -181,6 +188,7 @@ class Comparison:
     torch: SideTiming
     load_averages: list = field(default_factory=list)
     flags: list = field(default_factory=list)
+    settle_seconds: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -214,6 +222,25 @@ def _inner_loops_for(seconds_per_call: float, min_sample_seconds: float, max_inn
     return int(min(max_inner_loops, max(1, math.ceil(min_sample_seconds / seconds_per_call))))
 
 
+def settle(step: float = SETTLE_STEP_SECONDS, limit: float = SETTLE_LIMIT_SECONDS) -> float:
+    """Sleep until this process's helper threads have stopped spinning; return the seconds waited.
+
+    After a call, OpenBLAS's worker threads spin for about 0.1 s and PyTorch's OpenMP threads for
+    some tens of ms before they sleep. Measured here: a PyTorch convolution started right after a
+    NumPy product ran up to 2x slower (the spinning thread held one of the two cores), and NumPy
+    after PyTorch about 1.5x slower. So before a sample of one side that follows a sample of the
+    other, the main thread sleeps in ``step`` slices until a slice passes in which the whole process
+    used under 10% of it in CPU time (nobody spinning any more), at most ``limit`` seconds.
+    """
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        cpu_before = time.process_time()
+        time.sleep(step)
+        if time.process_time() - cpu_before < 0.1 * step:
+            break
+    return time.perf_counter() - start
+
+
 def compare(cnnkit_function, torch_function, *, repeats: int = 5, warmup: int = 1,
             min_sample_seconds: float = 0.05, threads: int = 2) -> Comparison:
     """Time two zero-argument callables alternately; see the module docstring for the procedure.
@@ -228,23 +255,33 @@ def compare(cnnkit_function, torch_function, *, repeats: int = 5, warmup: int = 
     """
     if repeats < 1:
         raise ValueError(f"compare needs repeats >= 1; received repeats={repeats}.")
-    calibration = {}
-    for side, function in (("cnnkit", cnnkit_function), ("torch", torch_function)):
-        for _ in range(max(warmup, 1)):
+    functions = {"cnnkit": cnnkit_function, "torch": torch_function}
+    settled = {"seconds": 0.0, "previous": None}
+
+    def run(side, timed_inner_loops=None):
+        if settled["previous"] not in (None, side):
+            settled["seconds"] += settle()
+        settled["previous"] = side
+        if timed_inner_loops is None:
             start = time.perf_counter()
-            function()
-            calibration[side] = time.perf_counter() - start
+            functions[side]()
+            return time.perf_counter() - start
+        return _time_sample(functions[side], timed_inner_loops, threads)
+
+    calibration = {}
+    for side in ("cnnkit", "torch"):
+        for _ in range(max(warmup, 1)):
+            calibration[side] = run(side)
             if calibration[side] > LONG_CALL_SECONDS:  # a long call is warm after one run
                 break
     inner = {side: _inner_loops_for(seconds, min_sample_seconds) for side, seconds in calibration.items()}
-    functions = {"cnnkit": cnnkit_function, "torch": torch_function}
     seconds = {"cnnkit": [], "torch": []}
     busy = {"cnnkit": [], "torch": []}
     load_averages = [_load_average()]
     for repeat in range(repeats):
         order = ("cnnkit", "torch") if repeat % 2 == 0 else ("torch", "cnnkit")
         for side in order:
-            per_call, busy_value = _time_sample(functions[side], inner[side], threads)
+            per_call, busy_value = run(side, inner[side])
             seconds[side].append(per_call)
             busy[side].append(busy_value)
     load_averages.append(_load_average())
@@ -252,6 +289,7 @@ def compare(cnnkit_function, torch_function, *, repeats: int = 5, warmup: int = 
         cnnkit=SideTiming(seconds["cnnkit"], busy["cnnkit"], inner["cnnkit"]),
         torch=SideTiming(seconds["torch"], busy["torch"], inner["torch"]),
         load_averages=load_averages,
+        settle_seconds=settled["seconds"],
     )
     known_loads = [value for value in load_averages if value is not None]
     comparison.flags = disturbance_flags(comparison.cnnkit, comparison.torch,

@@ -147,8 +147,9 @@ def _time_case(case, settings: dict, threads: int) -> dict:
     record.update(
         cnnkit_ms=cnnkit_seconds * 1e3, torch_ms=torch_seconds * 1e3, ratio=ratio,
         cnnkit_gflops=cnnkit_rate, torch_gflops=torch_rate,
-        status=target_status(ratio, case.target), flags=flags, check=prepared.check,
-        load_averages=comparison.load_averages,
+        status="invalid" if "MISMATCH" in flags else target_status(ratio, case.target),
+        flags=flags, check=prepared.check,
+        load_averages=comparison.load_averages, settle_s=comparison.settle_seconds,
         cnnkit=comparison.cnnkit.to_dict(), torch=comparison.torch.to_dict(),
     )
     if prepared.items_per_call:

@@ -39,34 +39,28 @@ class CommandError(Exception):
 
 
 # ----- argument types -------------------------------------------------------------------------
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _number_type(convert, is_allowed, expected: str, type_name: str):
+    """An argparse ``type=``: ``convert(text)``, refused with "expected <expected>, got '<text>'"
+    when the text does not convert or ``is_allowed(value)`` is false."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not is_allowed(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = type_name
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+_positive_int = _number_type(int, lambda value: value >= 1, "a positive integer", "_positive_int")
+_non_negative_int = _number_type(int, lambda value: value >= 0, "a non-negative integer", "_non_negative_int")
+_positive_float = _number_type(
+    float, lambda value: np.isfinite(value) and value > 0, "a positive number", "_positive_float"
+)
 
 
 def _shape(text: str) -> tuple:

@@ -22,6 +22,7 @@ import numpy as np
 
 from .autograd import Tensor
 from .backend import get_array_module
+from .serialization import ConfigurableObject, deserialize_builtin, resolve_identifier, serialize_builtin
 
 __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "max_norm", "non_neg",
            "unit_norm", "min_max_norm", "get", "serialize", "deserialize"]
@@ -59,22 +60,11 @@ def _norms(w, axis):
     return xp.sqrt(xp.sum(w * w, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=True))
 
 
-class Constraint:
+class Constraint(ConfigurableObject):
     """Base class: ``constraint(w)`` returns the projected array (same shape and dtype)."""
 
     def __call__(self, w):
         return _array(w)
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
 
 
 class MaxNorm(Constraint):
@@ -183,29 +173,12 @@ def serialize(constraint) -> dict:
     """Keras 3's config dict of a constraint of this module:
     ``{'module': 'keras.constraints', 'class_name': ..., 'config': {...}, 'registered_name': None}``
     (``get``/``deserialize`` accept it, and the short ``{'class_name', 'config'}`` form)."""
-    if not isinstance(constraint, Constraint):
-        raise TypeError(
-            f"Only cnnkit constraints can be serialized. Received: constraint of type {type(constraint).__name__}"
-        )
-    return {
-        "module": "keras.constraints",
-        "class_name": type(constraint).__name__,
-        "config": constraint.get_config(),
-        "registered_name": None,
-    }
+    return serialize_builtin(constraint, Constraint, "constraint", "keras.constraints")
 
 
 def deserialize(config: dict) -> Constraint:
     """The constraint described by ``{'class_name': ..., 'config': {...}}`` (known names only)."""
-    class_name = config.get("class_name")
-    if class_name not in REGISTRY:
-        raise ValueError(
-            f"Unknown constraint: {class_name!r}. Known names: {sorted(REGISTRY)}. Received: identifier={config!r}"
-        )
-    arguments = config.get("config") or {}
-    if not isinstance(arguments, dict):
-        raise ValueError(f"A constraint config's 'config' must be a dict. Received: identifier={config!r}")
-    return REGISTRY[class_name](**arguments)
+    return deserialize_builtin(config, REGISTRY, "constraint")
 
 
 def get(identifier):
@@ -215,14 +188,4 @@ def get(identifier):
         >>> get("non_neg")
         NonNeg()
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        return deserialize({"class_name": identifier, "config": {}})
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Constraint):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
+    return resolve_identifier(identifier, Constraint, "constraint", deserialize)

@@ -26,6 +26,13 @@ import numpy as np
 
 from . import random as cnnkit_random
 from .backend import floatx
+from .serialization import (
+    ConfigurableObject,
+    deserialize_builtin,
+    resolve_identifier,
+    serialize_builtin,
+    snake_case,
+)
 
 __all__ = [
     "Initializer",
@@ -95,22 +102,11 @@ def _resolve_dtype(dtype):
     return np.dtype(floatx() if dtype is None else dtype)
 
 
-class Initializer:
+class Initializer(ConfigurableObject):
     """Base class: ``initializer(shape, dtype=None)`` returns an array of that shape."""
 
     def __call__(self, shape, dtype=None):
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
 
 
 class RandomInitializer(Initializer):
@@ -466,19 +462,12 @@ class Orthogonal(RandomInitializer):
 OrthogonalInitializer = Orthogonal
 
 
-def _snake(name: str) -> str:
-    import re
-
-    words = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
-
-
 _CLASSES = (
     Zeros, Ones, Constant, Identity, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling,
     GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal,
 )
 REGISTRY: dict = {cls.__name__: cls for cls in _CLASSES}
-REGISTRY.update({_snake(cls.__name__): cls for cls in _CLASSES})
+REGISTRY.update({snake_case(cls.__name__): cls for cls in _CLASSES})
 REGISTRY.update(
     {
         "OrthogonalInitializer": Orthogonal,
@@ -495,30 +484,13 @@ def serialize(initializer) -> dict:
     """Keras 3's config dict of an initializer of this module:
     ``{'module': 'keras.initializers', 'class_name': ..., 'config': {...}, 'registered_name': None}``
     (``get``/``deserialize`` accept it, and the short ``{'class_name', 'config'}`` form)."""
-    if not isinstance(initializer, Initializer):
-        raise TypeError(
-            f"Only cnnkit initializers can be serialized. Received: initializer of type {type(initializer).__name__}"
-        )
-    return {
-        "module": "keras.initializers",
-        "class_name": type(initializer).__name__,
-        "config": initializer.get_config(),
-        "registered_name": None,
-    }
+    return serialize_builtin(initializer, Initializer, "initializer", "keras.initializers")
 
 
 def deserialize(config: dict) -> Initializer:
     """The initializer described by ``{'class_name': ..., 'config': {...}}`` (known names only)."""
-    class_name = config.get("class_name")
-    if class_name not in REGISTRY:
-        raise ValueError(
-            f"Unknown initializer: {class_name!r}. Known names: {sorted(k for k in REGISTRY if k[0].islower())}. "
-            f"Received: identifier={config!r}"
-        )
-    arguments = config.get("config") or {}
-    if not isinstance(arguments, dict):
-        raise ValueError(f"An initializer config's 'config' must be a dict. Received: identifier={config!r}")
-    return REGISTRY[class_name](**arguments)
+    snake_case_names = sorted(name for name in REGISTRY if name[0].islower())
+    return deserialize_builtin(config, REGISTRY, "initializer", known_names=snake_case_names)
 
 
 def get(identifier):
@@ -538,14 +510,4 @@ def get(identifier):
         >>> get("glorot_uniform")
         GlorotUniform(seed=None)
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        return deserialize({"class_name": identifier, "config": {}})
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+    return resolve_identifier(identifier, Initializer, "initializer", deserialize)

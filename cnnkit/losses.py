@@ -39,6 +39,7 @@ from .functional.losses import (
     sparse_categorical_crossentropy,
     squeeze_or_expand_to_same_rank,
 )
+from .serialization import ConfigurableObject
 
 __all__ = [
     "Loss",
@@ -91,7 +92,7 @@ def _check_axis(value) -> int:
     return int(value)
 
 
-class Loss:
+class Loss(ConfigurableObject):
     """Base class: subclasses define ``call(y_true, y_pred)`` returning per-sample values.
 
     Args:
@@ -146,14 +147,6 @@ class Loss:
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
 
 
 def _snake_case(name: str) -> str:
@@ -246,7 +239,23 @@ class LossFunctionWrapper(Loss):
         return cls(_FUNCTIONS[fn], **config)
 
 
-class CategoricalCrossentropy(LossFunctionWrapper):
+class _BuiltinLoss(LossFunctionWrapper):
+    """A built-in loss class: the class fixes the function, so the config holds the base Loss's
+    entries and the class's own arguments (``CONFIG_ARGUMENTS``), and the class rebuilds from it."""
+
+    CONFIG_ARGUMENTS: tuple = ()
+
+    def get_config(self) -> dict:
+        config = Loss.get_config(self)
+        config.update({argument: getattr(self, argument) for argument in self.CONFIG_ARGUMENTS})
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+
+class CategoricalCrossentropy(_BuiltinLoss):
     """Cross-entropy with one-hot targets (see ``functional.categorical_crossentropy``).
 
     Example:
@@ -257,6 +266,8 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         0.814
     """
 
+    CONFIG_ARGUMENTS = ("from_logits", "label_smoothing", "axis")
+
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="categorical_crossentropy", dtype=None):
         self.from_logits = _check_flag(from_logits, "from_logits")
@@ -265,17 +276,8 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         super().__init__(categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
                          from_logits=self.from_logits, label_smoothing=self.label_smoothing, axis=self.axis)
 
-    def get_config(self) -> dict:
-        config = Loss.get_config(self)
-        config.update({"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis})
-        return config
 
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-
-class SparseCategoricalCrossentropy(LossFunctionWrapper):
+class SparseCategoricalCrossentropy(_BuiltinLoss):
     """Cross-entropy with integer labels (see ``functional.sparse_categorical_crossentropy``). With
     ``ignore_class``, the mean runs over the entries that are not ignored (as Keras's mask does).
 
@@ -285,6 +287,8 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         >>> round(float(SparseCategoricalCrossentropy()(np.array([1, 2]), y_pred)), 3)
         1.177
     """
+
+    CONFIG_ARGUMENTS = ("from_logits", "ignore_class")
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy", dtype=None):
@@ -305,17 +309,8 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
             labels = labels.reshape(labels.shape[:-1])
         return labels != self.ignore_class
 
-    def get_config(self) -> dict:
-        config = Loss.get_config(self)
-        config.update({"from_logits": self.from_logits, "ignore_class": self.ignore_class})
-        return config
 
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-
-class BinaryCrossentropy(LossFunctionWrapper):
+class BinaryCrossentropy(_BuiltinLoss):
     """Binary cross-entropy (see ``functional.binary_crossentropy``).
 
     Example:
@@ -325,6 +320,8 @@ class BinaryCrossentropy(LossFunctionWrapper):
         0.865
     """
 
+    CONFIG_ARGUMENTS = ("from_logits", "label_smoothing", "axis")
+
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="binary_crossentropy", dtype=None):
         self.from_logits = _check_flag(from_logits, "from_logits")
@@ -333,17 +330,8 @@ class BinaryCrossentropy(LossFunctionWrapper):
         super().__init__(binary_crossentropy, reduction=reduction, name=name, dtype=dtype,
                          from_logits=self.from_logits, label_smoothing=self.label_smoothing, axis=self.axis)
 
-    def get_config(self) -> dict:
-        config = Loss.get_config(self)
-        config.update({"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis})
-        return config
 
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-
-class MeanSquaredError(LossFunctionWrapper):
+class MeanSquaredError(_BuiltinLoss):
     """Mean of squared errors over the last axis, reduced over the batch.
 
     Example:
@@ -355,15 +343,8 @@ class MeanSquaredError(LossFunctionWrapper):
     def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
         super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self) -> dict:
-        return Loss.get_config(self)
 
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-
-class MeanAbsoluteError(LossFunctionWrapper):
+class MeanAbsoluteError(_BuiltinLoss):
     """Mean of absolute errors over the last axis, reduced over the batch.
 
     Example:
@@ -375,15 +356,8 @@ class MeanAbsoluteError(LossFunctionWrapper):
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
         super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self) -> dict:
-        return Loss.get_config(self)
 
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-
-class Huber(LossFunctionWrapper):
+class Huber(_BuiltinLoss):
     """Huber loss (quadratic up to ``delta``, linear beyond), reduced over the batch.
 
     Example:
@@ -392,20 +366,13 @@ class Huber(LossFunctionWrapper):
         0.155
     """
 
+    CONFIG_ARGUMENTS = ("delta",)
+
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
         if isinstance(delta, (bool, np.bool_)) or not isinstance(delta, numbers.Real) or not delta > 0:
             raise ValueError(f"`delta` must be a positive number. Received: delta={delta!r}")
         self.delta = float(delta)
         super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=self.delta)
-
-    def get_config(self) -> dict:
-        config = Loss.get_config(self)
-        config["delta"] = self.delta
-        return config
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
 
 
 # ----- resolution --------------------------------------------------------------------------------

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import re
 
 import numpy as np
 
 from .layers.base import _unique_name
+from .serialization import snake_case
 
 __all__ = [
     "Metric", "Mean", "Sum", "MeanMetricWrapper",
@@ -47,11 +47,6 @@ __all__ = [
 
 def _array(value) -> np.ndarray:
     return np.asarray(getattr(value, "data", value))
-
-
-def _snake_case(name: str) -> str:
-    words = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
 
 
 def _same_rank(y_true, y_pred):
@@ -532,7 +527,7 @@ def confusion_matrix(y_true, y_pred, num_classes=None):
 _CLASSES = [Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
             SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError, Precision, Recall, Mean, Sum]
 _REGISTRY = {cls.__name__: cls for cls in _CLASSES}
-_REGISTRY.update({_snake_case(cls.__name__): cls for cls in _CLASSES})
+_REGISTRY.update({snake_case(cls.__name__): cls for cls in _CLASSES})
 _REGISTRY.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError})
 
 
@@ -598,7 +593,7 @@ def _loss_kind(loss) -> str | None:
     if loss is None:
         return None
     name = loss if isinstance(loss, str) else getattr(loss, "__name__", type(loss).__name__)
-    name = _snake_case(name).lower()
+    name = snake_case(name).lower()
     if "sparse_categorical_crossentropy" in name:
         return "sparse"
     if "categorical_crossentropy" in name:

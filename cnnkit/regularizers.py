@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from .autograd import Tensor
+from .serialization import ConfigurableObject, deserialize_builtin, resolve_identifier, serialize_builtin
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
            "orthogonal_regularizer", "get", "serialize", "deserialize"]
@@ -42,7 +43,7 @@ def _as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-class Regularizer:
+class Regularizer(ConfigurableObject):
     """Base class: ``regularizer(x)`` returns a scalar penalty Tensor."""
 
     def __call__(self, x):
@@ -50,14 +51,6 @@ class Regularizer:
 
     def get_config(self) -> dict:
         raise NotImplementedError(f"{type(self).__name__} does not implement get_config()")
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
 
 
 class L1(Regularizer):
@@ -178,29 +171,12 @@ def serialize(regularizer) -> dict:
     """Keras 3's config dict of a regularizer of this module:
     ``{'module': 'keras.regularizers', 'class_name': ..., 'config': {...}, 'registered_name': None}``
     (``get``/``deserialize`` accept it, and the short ``{'class_name', 'config'}`` form)."""
-    if not isinstance(regularizer, Regularizer):
-        raise TypeError(
-            f"Only cnnkit regularizers can be serialized. Received: regularizer of type {type(regularizer).__name__}"
-        )
-    return {
-        "module": "keras.regularizers",
-        "class_name": type(regularizer).__name__,
-        "config": regularizer.get_config(),
-        "registered_name": None,
-    }
+    return serialize_builtin(regularizer, Regularizer, "regularizer", "keras.regularizers")
 
 
 def deserialize(config: dict) -> Regularizer:
     """The regularizer described by ``{'class_name': ..., 'config': {...}}`` (known names only)."""
-    class_name = config.get("class_name")
-    if class_name not in REGISTRY:
-        raise ValueError(
-            f"Unknown regularizer: {class_name!r}. Known names: {sorted(REGISTRY)}. Received: identifier={config!r}"
-        )
-    arguments = config.get("config") or {}
-    if not isinstance(arguments, dict):
-        raise ValueError(f"A regularizer config's 'config' must be a dict. Received: identifier={config!r}")
-    return REGISTRY[class_name](**arguments)
+    return deserialize_builtin(config, REGISTRY, "regularizer")
 
 
 def get(identifier):
@@ -214,16 +190,6 @@ def get(identifier):
         >>> get("l2")
         L2(l2=0.01)
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        if identifier in ("l1_l2", "l1l2"):
-            return L1L2(l1=0.01, l2=0.01)
-        return deserialize({"class_name": identifier, "config": {}})
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
+    if isinstance(identifier, str) and identifier in ("l1_l2", "l1l2"):  # the name alone: both 0.01, as in Keras
+        return L1L2(l1=0.01, l2=0.01)
+    return resolve_identifier(identifier, Regularizer, "regularizer", deserialize)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 import numbers
 
+from .serialization import ConfigurableObject
+
 __all__ = [
     "LearningRateSchedule",
     "ExponentialDecay",
@@ -49,7 +51,7 @@ def _step_value(step) -> float:
     return float(getattr(step, "data", step))
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(ConfigurableObject):
     """Base class: ``schedule(step) -> learning rate`` (a Python float).
 
     Subclasses implement ``__call__(step)`` and ``get_config()``; ``from_config`` rebuilds them.
@@ -60,14 +62,6 @@ class LearningRateSchedule:
 
     def get_config(self) -> dict:
         raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `get_config()`.")
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
 
 
 class ExponentialDecay(LearningRateSchedule):

@@ -127,12 +127,15 @@ def test_target_status():
 
 
 # ----- the timing loop (bookkeeping only) ---------------------------------------------------------------
-def test_compare_alternates_sides_and_first_mover():
+def test_compare_alternates_sides_and_first_mover_and_settles_at_each_switch(monkeypatch):
     calls = []
+    monkeypatch.setattr(harness, "settle", lambda: calls.append("|") or 0.25)
     comparison = compare(lambda: calls.append("c"), lambda: calls.append("t"),
                          repeats=4, warmup=1, min_sample_seconds=0.0, threads=1)
-    # warm-up c, t; then pairs whose first side alternates: c t | t c | c t | t c
-    assert calls == ["c", "t", "c", "t", "t", "c", "c", "t", "t", "c"]
+    # warm-up c, t; then pairs whose first side alternates: c t | t c | c t | t c;
+    # a settle ("|") wherever the side changes.
+    assert "".join(calls) == "c|t|c|tt|cc|tt|c"
+    assert comparison.settle_seconds == pytest.approx(6 * 0.25)
     assert len(comparison.cnnkit.seconds) == len(comparison.torch.seconds) == 4
     assert comparison.cnnkit.inner_loops == comparison.torch.inner_loops == 1
     assert comparison.ratio > 0
@@ -141,6 +144,7 @@ def test_compare_alternates_sides_and_first_mover():
 
 
 def test_compare_warms_up_each_side_once_only_for_long_calls(monkeypatch):
+    monkeypatch.setattr(harness, "settle", lambda: 0.0)
     calls = []
     compare(lambda: calls.append("c"), lambda: calls.append("t"), repeats=1, warmup=3,
             min_sample_seconds=0.0, threads=1)
@@ -150,6 +154,11 @@ def test_compare_warms_up_each_side_once_only_for_long_calls(monkeypatch):
     compare(lambda: calls.append("c"), lambda: calls.append("t"), repeats=1, warmup=3,
             min_sample_seconds=0.0, threads=1)
     assert calls == ["c", "t", "c", "t"]
+
+
+def test_settle_returns_once_the_process_is_idle():
+    waited = harness.settle(step=0.001, limit=0.2)
+    assert 0.001 <= waited
 
 
 def test_compare_repeats_tiny_calls_to_fill_a_sample():

@@ -184,6 +184,29 @@ def test_conv3d_matches_torch(batch, spatial, channels, kernel_size, strides, di
     compare_with_torch(ours, make_torch_conv(strides, dilation, pads, groups, channels_first), [x, kernel, bias])
 
 
+@pytest.mark.parametrize(
+    "spatial, channels, filters, kernel_size, padding, dilation",
+    [
+        ((12, 12), 6, 16, (5, 5), "valid", (1, 1)),  # LeNet's conv2: fewer output cells * channels
+        ((9, 8), 1, 8, (3, 2), "same", (1, 2)),  # one input channel, many filters
+        ((10, 11), 8, 2, (3, 3), "valid", (2, 1)),  # the opposite: the full-convolution route
+    ],
+)
+def test_both_stride_1_input_gradient_routes_match_torch(spatial, channels, filters, kernel_size, padding, dilation):
+    """At stride 1 the input gradient is a full convolution or GEMM + col2im, whichever moves
+    less memory for the shape; both must agree with PyTorch."""
+    rng = np.random.default_rng(channels * 17 + filters)
+    x, kernel, bias = random_case(rng, 2, spatial, channels, kernel_size, channels, filters, False)
+    pads = (
+        [tf_same_pads(n, k, 1, d) for n, k, d in zip(spatial, kernel_size, dilation)] if padding == "same" else [(0, 0), (0, 0)]
+    )
+    compare_with_torch(
+        lambda x, k, b: F.conv(x, k, 1, padding, dilation_rate=dilation, bias=b),
+        make_torch_conv((1, 1), dilation, pads, 1, False),
+        [x, kernel, bias],
+    )
+
+
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_same_at_stride_1_matches_torch_same_padding():
     """PyTorch's own padding='same' (stride 1) puts the odd cell at the end too."""
@@ -286,6 +309,7 @@ FINITE_DIFFERENCE_CASES = [
     ((2, 5, 5, 2), (2, 2, 1, 2), 2, "same", 1, "channels_last"),  # groups 2, col2im path
     ((1, 6, 5, 3), (2, 2, 3, 2), (2, 1), ((0, 1), (1, 0)), (1, 2), "channels_first"),
     ((2, 7, 2), (3, 2, 3), 1, "causal", 2, "channels_last"),
+    ((1, 5, 4, 1), (3, 2, 1, 4), 1, "valid", 1, "channels_last"),  # stride-1 GEMM + col2im route
     ((1, 4, 3, 3, 2), (2, 1, 2, 2, 2), (1, 2, 1), "same", 1, "channels_last"),
 ]
 

@@ -15,7 +15,7 @@ padding ``before + after``; ``k_eff = d * (k - 1) + 1``):
   (TensorFlow's rule) ``L_out = ceil(L_in / s)`` and the odd cell of padding goes at the end.
 - ``conv_transpose``: ``L_out = (L_in - 1) * s + k_eff - before - after + output_padding``
   (explicit padding, PyTorch's rule); ``'valid'``: ``(L_in - 1) * s + max(k_eff, s)`` and
-  ``'same'``: ``L_in * s`` when ``output_padding`` is None (Keras's rule).
+  ``'same'``: ``L_in * s`` when ``output_padding`` is None (Keras's rule, see conv_transpose).
 """
 from __future__ import annotations
 
@@ -447,10 +447,11 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         A Tensor ``(batch, *out_spatial, filters)`` (or channels first).
 
     Shape:
-        Explicit padding: ``out = (L - 1) * stride + dilation * (k - 1) + 1 - before - after
-        + output_padding``. ``'valid'``: ``(L - 1) * stride + max(k_eff, stride)``; ``'same'``:
-        ``L * stride`` (output_padding None); with an output_padding, Keras's
-        ``(L - 1) * stride + k_eff - 2 * pad + output_padding`` style rule.
+        With ``k_eff = dilation * (k - 1) + 1``, per spatial axis:
+        explicit padding: ``out = (L - 1) * stride + k_eff - before - after + output_padding``;
+        ``'valid'``: ``(L - 1) * stride + max(k_eff, stride)``, or
+        ``(L - 1) * stride + k_eff + output_padding`` when given;
+        ``'same'``: ``L * stride``, or ``(L - 1) * stride + k_eff % 2 + output_padding`` when given.
 
     Example:
         >>> import numpy as np

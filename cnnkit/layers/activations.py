@@ -18,9 +18,17 @@ import numbers
 
 import numpy as np
 
-from .. import activations, constraints, initializers, regularizers
+from .. import activations
 from ..autograd import Tensor
-from .base import InputSpec, Layer, serialize_setting, standardize_shape
+from .base import (
+    InputSpec,
+    Layer,
+    add_weight_with_settings,
+    resolve_weight_settings,
+    standardize_shape,
+    weight_setting_names,
+    weight_settings_config,
+)
 
 __all__ = ["ReLU", "LeakyReLU", "Softmax", "ELU", "PReLU"]
 
@@ -224,9 +232,12 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
                  **kwargs):
         super().__init__(**kwargs)
-        self.alpha_initializer = initializers.get(alpha_initializer)
-        self.alpha_regularizer = regularizers.get(alpha_regularizer)
-        self.alpha_constraint = constraints.get(alpha_constraint)
+        resolve_weight_settings(
+            self,
+            alpha_initializer=alpha_initializer,
+            alpha_regularizer=alpha_regularizer,
+            alpha_constraint=alpha_constraint,
+        )
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -260,13 +271,7 @@ class PReLU(Layer):
                 f"Layer '{self.name}': every axis that is not shared must have a known size. "
                 f"Received: input_shape={tuple(input_shape)}, shared_axes={self.shared_axes}"
             )
-        self.alpha = self.add_weight(
-            shape=tuple(parameter_shape),
-            initializer=self.alpha_initializer,
-            name="alpha",
-            regularizer=self.alpha_regularizer,
-            constraint=self.alpha_constraint,
-        )
+        self.alpha = add_weight_with_settings(self, "alpha", tuple(parameter_shape))
         axes = {axis: input_shape[axis] for axis in range(1, rank) if axis not in (self.shared_axes or ())}
         self.input_spec = InputSpec(ndim=rank, axes=axes)
 
@@ -280,9 +285,7 @@ class PReLU(Layer):
         config = super().get_config()
         config.update(
             {
-                "alpha_initializer": serialize_setting(self.alpha_initializer, initializers, "alpha_initializer"),
-                "alpha_regularizer": serialize_setting(self.alpha_regularizer, regularizers, "alpha_regularizer"),
-                "alpha_constraint": serialize_setting(self.alpha_constraint, constraints, "alpha_constraint"),
+                **weight_settings_config(self, weight_setting_names(("alpha",), activity_regularizer=False)),
                 "shared_axes": self.shared_axes,
             }
         )

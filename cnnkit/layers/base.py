@@ -21,13 +21,13 @@ import collections
 import functools
 import inspect
 import numbers
-import re
 
 import numpy as np
 
 from .. import activations, constraints, initializers, regularizers
 from ..autograd import Tensor
 from ..backend import floatx
+from ..serialization import snake_case
 from ..variables import Variable
 
 __all__ = ["Layer", "InputSpec", "clear_session", "standardize_shape", "UnrecognizedArgumentError"]
@@ -61,16 +61,9 @@ def clear_session() -> None:
     _used_names.clear()
 
 
-def _snake_case(class_name: str) -> str:
-    """``'Conv2DTranspose'`` -> ``'conv2d_transpose'``, ``'BatchNormalization'`` -> ``'batch_normalization'``."""
-    words = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
-    words = re.sub(r"([a-z])([A-Z])", r"\1_\2", words)
-    return words.lower()
-
-
 def _unique_name(class_name: str) -> str:
     """``conv2d``, ``conv2d_1``, ...: skipping names already given explicitly (e.g. by a loaded model)."""
-    base = _snake_case(class_name)
+    base = snake_case(class_name)  # 'Conv2DTranspose' -> 'conv2d_transpose'
     while True:
         count = _name_counts[base]
         _name_counts[base] += 1
@@ -301,8 +294,12 @@ class Layer:
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"Expected `trainable` to be a boolean. Received: trainable={value!r}")
         self._trainable = bool(value)
-        for variable in self._originally_trainable:
-            variable.trainable = bool(value)
+        for dependent in self._trainable_dependents():
+            dependent.trainable = bool(value)
+
+    def _trainable_dependents(self) -> list:
+        """What setting ``trainable`` sets too: the weights created trainable (a model: its layers)."""
+        return self._originally_trainable
 
     # ----- weights ----------------------------------------------------------------------------
     def add_weight(
@@ -596,6 +593,52 @@ def serialize_setting(value, module, name: str):
             f"Cannot put {name}={value!r} into a config: only cnnkit's built-in objects (given by name, "
             "e.g. 'glorot_uniform', or as instances) can be serialized."
         ) from None
+
+
+_SETTING_MODULES = {"initializer": initializers, "regularizer": regularizers, "constraint": constraints}
+
+
+def _setting_module(name: str):
+    """The module that resolves and serializes the setting ``name`` (``kernel_initializer`` -> initializers)."""
+    return _SETTING_MODULES[name.rsplit("_", 1)[-1]]
+
+
+def resolve_weight_settings(layer, **settings) -> None:
+    """Resolve and store a layer's ``<weight>_initializer/_regularizer/_constraint`` arguments.
+
+    Each keyword is resolved by the module its suffix names (``initializers.get`` for
+    ``kernel_initializer``, ...) and stored on ``layer`` under the same name, in the order given,
+    so a bad argument raises at construction naming it.
+    """
+    for name, value in settings.items():
+        setattr(layer, name, _setting_module(name).get(value))
+
+
+def weight_setting_names(weights, activity_regularizer: bool = True) -> list:
+    """Keras's config order of the settings of ``weights`` (e.g. ``('kernel', 'bias')``): every
+    initializer, then every regularizer (and ``activity_regularizer``), then every constraint."""
+    names = [f"{weight}_initializer" for weight in weights] + [f"{weight}_regularizer" for weight in weights]
+    if activity_regularizer:
+        names.append("activity_regularizer")
+    return names + [f"{weight}_constraint" for weight in weights]
+
+
+def weight_settings_config(layer, names) -> dict:
+    """The config entries of the settings ``names`` stored on ``layer`` (see ``serialize_setting``)."""
+    return {name: serialize_setting(getattr(layer, name), _setting_module(name), name) for name in names}
+
+
+def add_weight_with_settings(layer, name: str, shape, settings: str | None = None):
+    """``layer.add_weight`` with the initializer, regularizer and constraint stored as
+    ``<settings>_initializer`` etc. on the layer (``settings`` defaults to ``name``)."""
+    settings = name if settings is None else settings
+    return layer.add_weight(
+        shape=shape,
+        initializer=getattr(layer, f"{settings}_initializer"),
+        name=name,
+        regularizer=getattr(layer, f"{settings}_regularizer"),
+        constraint=getattr(layer, f"{settings}_constraint"),
+    )
 
 
 def resolve_activation(activation):

@@ -25,17 +25,20 @@ Shape (per spatial axis of size ``n``, kernel ``k``, stride ``s``, dilation ``d`
 """
 from __future__ import annotations
 
-from .. import constraints, functional, initializers, regularizers, shapes
+from .. import functional, shapes
 from ..functional.arguments import normalize_data_format, standardize_tuple
 from .base import (
     InputSpec,
     Layer,
     activation_config,
+    add_weight_with_settings,
     check_bool,
     check_padding,
     check_positive_int,
     resolve_activation,
-    serialize_setting,
+    resolve_weight_settings,
+    weight_setting_names,
+    weight_settings_config,
 )
 
 __all__ = [
@@ -125,9 +128,55 @@ def conv_transpose_output_spatial(spatial, kernel_size, strides, padding, output
 
 
 class _ConvBase(Layer):
-    """What every convolution layer shares: spatial arguments, activation, bias, input checks."""
+    """What every convolution layer shares: spatial arguments, activation, bias, input checks, and
+    the build/call/compute_output_shape sequence.
+
+    A subclass supplies its kernels (``_add_kernels``), its functional op (``_convolve``) and, where
+    they differ from a plain convolution's, its output size rule (``_output_spatial``) and output
+    channel count (``_output_channels``, also the bias length).
+    """
 
     rank = 2
+
+    def build(self, input_shape):
+        channels = self._input_channels(input_shape)
+        self.compute_output_shape(input_shape)
+        self._add_kernels(channels)
+        self.bias = None
+        if self.use_bias:
+            self.bias = add_weight_with_settings(self, "bias", (self._output_channels(input_shape),))
+        self._fix_channels(channels)
+
+    def call(self, inputs):
+        outputs = self._convolve(
+            inputs,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=self.data_format,
+            dilation_rate=self.dilation_rate,
+            bias=self.bias,
+        )
+        return self._activate(outputs)
+
+    def compute_output_shape(self, input_shape):
+        out_channels = self._output_channels(input_shape)
+        shape = self._check_input_shape(input_shape)
+        spatial, _ = split_channels(shape, self.data_format)
+        out_spatial = self._output_spatial(spatial)
+        self._check_output_spatial(shape, out_spatial)
+        return join_channels(shape[0], out_spatial, out_channels, self.data_format)
+
+    def _add_kernels(self, channels: int) -> None:
+        raise NotImplementedError
+
+    def _convolve(self, inputs, **options):
+        raise NotImplementedError
+
+    def _output_spatial(self, spatial) -> tuple:
+        return conv_output_spatial(spatial, self.kernel_size, self.strides, self.padding, self.dilation_rate)
+
+    def _output_channels(self, input_shape):
+        return self.filters
 
     def _init_spatial(self, kernel_size, strides, padding, data_format, dilation_rate, allow_causal=False):
         self.kernel_size = standardize_tuple(kernel_size, self.rank, "kernel_size")
@@ -216,75 +265,34 @@ class _Conv(_ConvBase):
             )
         self._init_spatial(kernel_size, strides, padding, data_format, dilation_rate, allow_causal=self.rank == 1)
         self._init_activation(activation, use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        resolve_weight_settings(
+            self,
+            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+        )
 
-    def build(self, input_shape):
-        channels = self._input_channels(input_shape)
+    def _input_channels(self, input_shape) -> int:
+        channels = super()._input_channels(input_shape)
         if channels % self.groups != 0:
             raise ValueError(
                 f"The number of input channels must be evenly divisible by the number of groups. Received "
                 f"groups={self.groups}, but the input has {channels} channels "
                 f"(full input shape is {tuple(input_shape)})."
             )
-        self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight(
-            shape=self.kernel_size + (channels // self.groups, self.filters),
-            initializer=self.kernel_initializer,
-            name="kernel",
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                name="bias",
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        self._fix_channels(channels)
+        return channels
 
-    def call(self, inputs):
-        outputs = functional.conv(
-            inputs,
-            self.kernel,
-            strides=self.strides,
-            padding=self.padding,
-            data_format=self.data_format,
-            dilation_rate=self.dilation_rate,
-            bias=self.bias,
-        )
-        return self._activate(outputs)
+    def _add_kernels(self, channels: int) -> None:
+        kernel_shape = self.kernel_size + (channels // self.groups, self.filters)
+        self.kernel = add_weight_with_settings(self, "kernel", kernel_shape)
 
-    def compute_output_shape(self, input_shape):
-        shape = self._check_input_shape(input_shape)
-        spatial, _ = split_channels(shape, self.data_format)
-        out_spatial = conv_output_spatial(spatial, self.kernel_size, self.strides, self.padding, self.dilation_rate)
-        self._check_output_spatial(shape, out_spatial)
-        return join_channels(shape[0], out_spatial, self.filters, self.data_format)
+    def _convolve(self, inputs, **options):
+        return functional.conv(inputs, self.kernel, **options)
 
     def get_config(self):
         config = super().get_config()
         config.update({"filters": self.filters, **self._spatial_config(), "groups": self.groups})
-        config.update(
-            {
-                "kernel_initializer": serialize_setting(self.kernel_initializer, initializers, "kernel_initializer"),
-                "bias_initializer": serialize_setting(self.bias_initializer, initializers, "bias_initializer"),
-                "kernel_regularizer": serialize_setting(self.kernel_regularizer, regularizers, "kernel_regularizer"),
-                "bias_regularizer": serialize_setting(self.bias_regularizer, regularizers, "bias_regularizer"),
-                "activity_regularizer": serialize_setting(
-                    self.activity_regularizer, regularizers, "activity_regularizer"
-                ),
-                "kernel_constraint": serialize_setting(self.kernel_constraint, constraints, "kernel_constraint"),
-                "bias_constraint": serialize_setting(self.bias_constraint, constraints, "bias_constraint"),
-            }
-        )
+        config.update(weight_settings_config(self, weight_setting_names(("kernel", "bias"))))
         return config
 
 
@@ -433,72 +441,28 @@ class _ConvTranspose(_ConvBase):
                     f"Received: output_padding={self.output_padding}, strides={self.strides}"
                 )
         self._init_activation(activation, use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-
-    def build(self, input_shape):
-        channels = self._input_channels(input_shape)
-        self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight(
-            shape=self.kernel_size + (self.filters, channels),
-            initializer=self.kernel_initializer,
-            name="kernel",
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
+        resolve_weight_settings(
+            self,
+            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                name="bias",
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        self._fix_channels(channels)
 
-    def call(self, inputs):
-        outputs = functional.conv_transpose(
-            inputs,
-            self.kernel,
-            strides=self.strides,
-            padding=self.padding,
-            output_padding=self.output_padding,
-            data_format=self.data_format,
-            dilation_rate=self.dilation_rate,
-            bias=self.bias,
-        )
-        return self._activate(outputs)
+    def _add_kernels(self, channels: int) -> None:
+        self.kernel = add_weight_with_settings(self, "kernel", self.kernel_size + (self.filters, channels))
 
-    def compute_output_shape(self, input_shape):
-        shape = self._check_input_shape(input_shape)
-        spatial, _ = split_channels(shape, self.data_format)
-        out_spatial = conv_transpose_output_spatial(
+    def _convolve(self, inputs, **options):
+        return functional.conv_transpose(inputs, self.kernel, output_padding=self.output_padding, **options)
+
+    def _output_spatial(self, spatial) -> tuple:
+        return conv_transpose_output_spatial(
             spatial, self.kernel_size, self.strides, self.padding, self.output_padding, self.dilation_rate
         )
-        self._check_output_spatial(shape, out_spatial)
-        return join_channels(shape[0], out_spatial, self.filters, self.data_format)
 
     def get_config(self):
         config = super().get_config()
         config.update({"filters": self.filters, **self._spatial_config(), "output_padding": self.output_padding})
-        config.update(
-            {
-                "kernel_initializer": serialize_setting(self.kernel_initializer, initializers, "kernel_initializer"),
-                "bias_initializer": serialize_setting(self.bias_initializer, initializers, "bias_initializer"),
-                "kernel_regularizer": serialize_setting(self.kernel_regularizer, regularizers, "kernel_regularizer"),
-                "bias_regularizer": serialize_setting(self.bias_regularizer, regularizers, "bias_regularizer"),
-                "activity_regularizer": serialize_setting(
-                    self.activity_regularizer, regularizers, "activity_regularizer"
-                ),
-                "kernel_constraint": serialize_setting(self.kernel_constraint, constraints, "kernel_constraint"),
-                "bias_constraint": serialize_setting(self.bias_constraint, constraints, "bias_constraint"),
-            }
-        )
+        config.update(weight_settings_config(self, weight_setting_names(("kernel", "bias"))))
         return config
 
 
@@ -586,76 +550,28 @@ class _DepthwiseConv(_ConvBase):
         self.depth_multiplier = check_positive_int(depth_multiplier, "depth_multiplier")
         self._init_spatial(kernel_size, strides, padding, data_format, dilation_rate)
         self._init_activation(activation, use_bias)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-
-    def build(self, input_shape):
-        channels = self._input_channels(input_shape)
-        self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight(
-            shape=self.kernel_size + (channels, self.depth_multiplier),
-            initializer=self.depthwise_initializer,
-            name="kernel",
-            regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint,
+        resolve_weight_settings(
+            self,
+            depthwise_initializer=depthwise_initializer, bias_initializer=bias_initializer,
+            depthwise_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer,
+            depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint,
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(channels * self.depth_multiplier,),
-                initializer=self.bias_initializer,
-                name="bias",
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        self._fix_channels(channels)
 
-    def call(self, inputs):
-        outputs = functional.depthwise_conv(
-            inputs,
-            self.kernel,
-            strides=self.strides,
-            padding=self.padding,
-            data_format=self.data_format,
-            dilation_rate=self.dilation_rate,
-            bias=self.bias,
+    def _add_kernels(self, channels: int) -> None:
+        self.kernel = add_weight_with_settings(
+            self, "kernel", self.kernel_size + (channels, self.depth_multiplier), settings="depthwise"
         )
-        return self._activate(outputs)
 
-    def compute_output_shape(self, input_shape):
-        channels = self._input_channels(input_shape)
-        shape = tuple(input_shape)
-        spatial, _ = split_channels(shape, self.data_format)
-        out_spatial = conv_output_spatial(spatial, self.kernel_size, self.strides, self.padding, self.dilation_rate)
-        self._check_output_spatial(shape, out_spatial)
-        return join_channels(shape[0], out_spatial, channels * self.depth_multiplier, self.data_format)
+    def _convolve(self, inputs, **options):
+        return functional.depthwise_conv(inputs, self.kernel, **options)
+
+    def _output_channels(self, input_shape):
+        return self._input_channels(input_shape) * self.depth_multiplier
 
     def get_config(self):
         config = super().get_config()
         config.update({"depth_multiplier": self.depth_multiplier, **self._spatial_config()})
-        config.update(
-            {
-                "depthwise_initializer": serialize_setting(
-                    self.depthwise_initializer, initializers, "depthwise_initializer"
-                ),
-                "bias_initializer": serialize_setting(self.bias_initializer, initializers, "bias_initializer"),
-                "depthwise_regularizer": serialize_setting(
-                    self.depthwise_regularizer, regularizers, "depthwise_regularizer"
-                ),
-                "bias_regularizer": serialize_setting(self.bias_regularizer, regularizers, "bias_regularizer"),
-                "activity_regularizer": serialize_setting(
-                    self.activity_regularizer, regularizers, "activity_regularizer"
-                ),
-                "depthwise_constraint": serialize_setting(
-                    self.depthwise_constraint, constraints, "depthwise_constraint"
-                ),
-                "bias_constraint": serialize_setting(self.bias_constraint, constraints, "bias_constraint"),
-            }
-        )
+        config.update(weight_settings_config(self, weight_setting_names(("depthwise", "bias"))))
         return config
 
 
@@ -745,75 +661,32 @@ class _SeparableConv(_ConvBase):
         self.depth_multiplier = check_positive_int(depth_multiplier, "depth_multiplier")
         self._init_spatial(kernel_size, strides, padding, data_format, dilation_rate)
         self._init_activation(activation, use_bias)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-
-    def build(self, input_shape):
-        channels = self._input_channels(input_shape)
-        self.compute_output_shape(input_shape)
-        self.depthwise_kernel = self.add_weight(
-            shape=self.kernel_size + (channels, self.depth_multiplier),
-            initializer=self.depthwise_initializer,
-            name="depthwise_kernel",
-            regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint,
+        resolve_weight_settings(
+            self,
+            depthwise_initializer=depthwise_initializer, pointwise_initializer=pointwise_initializer,
+            bias_initializer=bias_initializer,
+            depthwise_regularizer=depthwise_regularizer, pointwise_regularizer=pointwise_regularizer,
+            bias_regularizer=bias_regularizer,
+            depthwise_constraint=depthwise_constraint, pointwise_constraint=pointwise_constraint,
+            bias_constraint=bias_constraint,
         )
-        self.pointwise_kernel = self.add_weight(
-            shape=(1,) * self.rank + (channels * self.depth_multiplier, self.filters),
-            initializer=self.pointwise_initializer,
-            name="pointwise_kernel",
-            regularizer=self.pointwise_regularizer,
-            constraint=self.pointwise_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                name="bias",
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        self._fix_channels(channels)
 
-    def call(self, inputs):
-        outputs = functional.separable_conv(
-            inputs,
-            self.depthwise_kernel,
-            self.pointwise_kernel,
-            strides=self.strides,
-            padding=self.padding,
-            data_format=self.data_format,
-            dilation_rate=self.dilation_rate,
-            bias=self.bias,
+    def _add_kernels(self, channels: int) -> None:
+        self.depthwise_kernel = add_weight_with_settings(
+            self, "depthwise_kernel", self.kernel_size + (channels, self.depth_multiplier), settings="depthwise"
         )
-        return self._activate(outputs)
+        self.pointwise_kernel = add_weight_with_settings(
+            self, "pointwise_kernel", (1,) * self.rank + (channels * self.depth_multiplier, self.filters),
+            settings="pointwise",
+        )
 
-    def compute_output_shape(self, input_shape):
-        shape = self._check_input_shape(input_shape)
-        spatial, _ = split_channels(shape, self.data_format)
-        out_spatial = conv_output_spatial(spatial, self.kernel_size, self.strides, self.padding, self.dilation_rate)
-        self._check_output_spatial(shape, out_spatial)
-        return join_channels(shape[0], out_spatial, self.filters, self.data_format)
+    def _convolve(self, inputs, **options):
+        return functional.separable_conv(inputs, self.depthwise_kernel, self.pointwise_kernel, **options)
 
     def get_config(self):
         config = super().get_config()
         config.update({"filters": self.filters, **self._spatial_config(), "depth_multiplier": self.depth_multiplier})
-        for kind, module in (("initializer", initializers), ("regularizer", regularizers), ("constraint", constraints)):
-            for part in ("depthwise", "pointwise", "bias"):
-                key = f"{part}_{kind}"
-                config[key] = serialize_setting(getattr(self, key), module, key)
-            if kind == "regularizer":
-                config["activity_regularizer"] = serialize_setting(
-                    self.activity_regularizer, regularizers, "activity_regularizer"
-                )
+        config.update(weight_settings_config(self, weight_setting_names(("depthwise", "pointwise", "bias"))))
         return config
 
 

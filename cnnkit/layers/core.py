@@ -11,17 +11,20 @@ import numbers
 
 import numpy as np
 
-from .. import constraints, functional, initializers, regularizers
+from .. import functional
 from ..functional.arguments import normalize_data_format
 from .base import (
     InputSpec,
     Layer,
     activation_config,
+    add_weight_with_settings,
     check_bool,
     check_positive_int,
     resolve_activation,
-    serialize_setting,
+    resolve_weight_settings,
     standardize_shape,
+    weight_setting_names,
+    weight_settings_config,
 )
 
 __all__ = ["Dense", "Flatten", "Dropout", "Activation", "InputLayer", "Input"]
@@ -80,12 +83,12 @@ class Dense(Layer):
         self.units = int(units)
         self.activation, self._activation_name = resolve_activation(activation)
         self.use_bias = check_bool(use_bias, "use_bias")
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        resolve_weight_settings(
+            self,
+            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+        )
         self.input_spec = InputSpec(min_ndim=2, description="(batch, ..., features)")
 
     def build(self, input_shape):
@@ -96,22 +99,10 @@ class Dense(Layer):
                 f"The last dimension of the inputs to layer '{self.name}' should be defined. "
                 f"Received: input_shape={shape}"
             )
-        self.kernel = self.add_weight(
-            shape=(features, self.units),
-            initializer=self.kernel_initializer,
-            name="kernel",
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
+        self.kernel = add_weight_with_settings(self, "kernel", (features, self.units))
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.units,),
-                initializer=self.bias_initializer,
-                name="bias",
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+            self.bias = add_weight_with_settings(self, "bias", (self.units,))
         self.input_spec = InputSpec(min_ndim=2, axes={-1: features}, description="(batch, ..., features)")
 
     def call(self, inputs):
@@ -131,15 +122,7 @@ class Dense(Layer):
                 "units": self.units,
                 "activation": activation_config(self.activation, self._activation_name),
                 "use_bias": self.use_bias,
-                "kernel_initializer": serialize_setting(self.kernel_initializer, initializers, "kernel_initializer"),
-                "bias_initializer": serialize_setting(self.bias_initializer, initializers, "bias_initializer"),
-                "kernel_regularizer": serialize_setting(self.kernel_regularizer, regularizers, "kernel_regularizer"),
-                "bias_regularizer": serialize_setting(self.bias_regularizer, regularizers, "bias_regularizer"),
-                "activity_regularizer": serialize_setting(
-                    self.activity_regularizer, regularizers, "activity_regularizer"
-                ),
-                "kernel_constraint": serialize_setting(self.kernel_constraint, constraints, "kernel_constraint"),
-                "bias_constraint": serialize_setting(self.bias_constraint, constraints, "bias_constraint"),
+                **weight_settings_config(self, weight_setting_names(("kernel", "bias"))),
             }
         )
         return config

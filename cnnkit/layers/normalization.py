@@ -16,11 +16,31 @@ import numbers
 
 import numpy as np
 
-from .. import constraints, functional, initializers, regularizers
+from .. import functional
 from ..autograd import Tensor
-from .base import InputSpec, Layer, check_bool, serialize_setting
+from .base import (
+    InputSpec,
+    Layer,
+    add_weight_with_settings,
+    check_bool,
+    resolve_weight_settings,
+    weight_settings_config,
+)
 
 __all__ = ["BatchNormalization"]
+
+# The weight settings in Keras's config order (the moving statistics are not trained, so they
+# have no regularizer or constraint).
+_SETTING_NAMES = (
+    "beta_initializer",
+    "gamma_initializer",
+    "moving_mean_initializer",
+    "moving_variance_initializer",
+    "beta_regularizer",
+    "gamma_regularizer",
+    "beta_constraint",
+    "gamma_constraint",
+)
 
 
 def _check_real(value, name: str, low: float, high: float, low_inclusive: bool = True) -> float:
@@ -90,14 +110,13 @@ class BatchNormalization(Layer):
         self.center = check_bool(center, "center")
         self.scale = check_bool(scale, "scale")
         self.synchronized = check_bool(synchronized, "synchronized")
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
-        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        resolve_weight_settings(
+            self,
+            beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
+            moving_mean_initializer=moving_mean_initializer, moving_variance_initializer=moving_variance_initializer,
+            beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+            beta_constraint=beta_constraint, gamma_constraint=gamma_constraint,
+        )
         self.gamma = self.beta = None
 
     def build(self, input_shape):
@@ -116,11 +135,9 @@ class BatchNormalization(Layer):
             )
         shape = (features,)
         if self.scale:
-            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer, name="gamma",
-                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+            self.gamma = add_weight_with_settings(self, "gamma", shape)
         if self.center:
-            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer, name="beta",
-                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+            self.beta = add_weight_with_settings(self, "beta", shape)
         self.moving_mean = self.add_weight(shape=shape, initializer=self.moving_mean_initializer,
                                            name="moving_mean", trainable=False)
         self.moving_variance = self.add_weight(shape=shape, initializer=self.moving_variance_initializer,
@@ -163,18 +180,7 @@ class BatchNormalization(Layer):
                 "epsilon": self.epsilon,
                 "center": self.center,
                 "scale": self.scale,
-                "beta_initializer": serialize_setting(self.beta_initializer, initializers, "beta_initializer"),
-                "gamma_initializer": serialize_setting(self.gamma_initializer, initializers, "gamma_initializer"),
-                "moving_mean_initializer": serialize_setting(
-                    self.moving_mean_initializer, initializers, "moving_mean_initializer"
-                ),
-                "moving_variance_initializer": serialize_setting(
-                    self.moving_variance_initializer, initializers, "moving_variance_initializer"
-                ),
-                "beta_regularizer": serialize_setting(self.beta_regularizer, regularizers, "beta_regularizer"),
-                "gamma_regularizer": serialize_setting(self.gamma_regularizer, regularizers, "gamma_regularizer"),
-                "beta_constraint": serialize_setting(self.beta_constraint, constraints, "beta_constraint"),
-                "gamma_constraint": serialize_setting(self.gamma_constraint, constraints, "gamma_constraint"),
+                **weight_settings_config(self, _SETTING_NAMES),
                 "synchronized": self.synchronized,
             }
         )

@@ -50,6 +50,8 @@ import tempfile
 
 import numpy as np
 
+from ..serialization import snake_case
+
 __all__ = [
     "save_model", "load_model", "save_weights", "load_weights", "check_save_path", "ModelFileNotFoundError",
     "MODEL_EXTENSIONS", "WEIGHTS_EXTENSIONS",
@@ -283,17 +285,12 @@ def check_config_is_safe(config, path, where: str = "config") -> None:
 
 
 # ----- weights as named tensors ---------------------------------------------------------------------
-def _snake_case(name: str) -> str:
-    words = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
-
-
 def _layer_keys(model) -> list:
     """``(layer, 'layers/<class>_<n>')`` for each layer with weights' parent, Keras-style names."""
     used = {}
     keys = []
     for layer in model.layers:
-        base = _snake_case(type(layer).__name__)
+        base = snake_case(type(layer).__name__)
         count = used.get(base, -1) + 1
         used[base] = count
         keys.append((layer, f"layers/{base}" if count == 0 else f"layers/{base}_{count}"))

@@ -47,6 +47,7 @@ from .. import optimizers as optimizers_module
 from .. import random as cnnkit_random
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer
+from ..serialization import snake_case
 
 __all__ = ["Model"]
 
@@ -95,7 +96,7 @@ def _loss_kind(loss) -> str | None:
     if kind is not None:
         return kind
     name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
-    name = metrics_module._snake_case(str(name))
+    name = snake_case(str(name))
     if any(word in name for word in ("mean_squared_error", "mean_absolute_error", "huber")):
         return "regression"
     return None
@@ -143,17 +144,8 @@ class Model(Layer):
         """The model's layers, in order."""
         return list(self.__dict__.get("_tracked_layers", []))
 
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"Expected `trainable` to be a boolean. Received: trainable={value!r}")
-        self._trainable = bool(value)
-        for layer in self.layers:
-            layer.trainable = bool(value)
+    def _trainable_dependents(self) -> list:
+        return self.layers
 
     def _collect(self, attribute: str) -> list:
         seen, result = set(), []
