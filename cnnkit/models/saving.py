@@ -26,7 +26,7 @@ offsets that tile the data exactly) before the safetensors package loads the ten
 or corrupt file, or a header that lies, raises ValueError naming the file. Layer classes are
 resolved only through ``cnnkit.layers.LAYER_REGISTRY``: no name from a file is ever imported or
 evaluated, and any reference to a Python module, function or lambda is refused (ValueError).
-No pickle anywhere.
+Nothing here deserialises Python objects: the file holds JSON text and raw arrays only.
 
 Example:
     >>> import os, tempfile, numpy as np
