@@ -31,6 +31,8 @@ __all__ = ["main"]
 MODEL_FILE_NAME = "lenet5.cnnkit"
 CURVES_FILE_NAME = "training_curves.png"
 CONFUSION_FILE_NAME = "confusion_matrix.png"
+FILTERS_FILE_NAME = "filters.png"
+FEATURE_MAPS_FILE_NAME = "feature_maps.png"
 BUILTIN_MODELS = ("lenet", "lenet5", "alexnet")
 
 
@@ -102,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train LeNet-5 on the bundled digits",
         description="Train the lecture's LeNet-5 (tanh, average pooling) on the 8,000 bundled MNIST digits, "
-        "report accuracy on the 2,000 held out, and write the model, a training-curve PNG and a "
-        "confusion-matrix PNG into --out.",
+        "report accuracy on the 2,000 held out, and write the model, a training-curve PNG, a "
+        "confusion-matrix PNG, the learned first-layer kernels beside hand-made ones (Sobel, Prewitt, Gabor) "
+        "and the feature maps of the first held-out digit into --out.",
     )
     train.add_argument("model", choices=("lenet", "lenet5"), help="the model to train")
     train.add_argument("--epochs", type=_positive_int, default=defaults.epochs,
@@ -243,8 +246,9 @@ def _fit_digits_to_model(images: np.ndarray, model) -> np.ndarray:
 # ----- subcommands ----------------------------------------------------------------------------
 def _train(args) -> int:
     from .backend import set_num_threads
-    from .viz import plot_confusion_matrix, plot_history
-    from .zoo.lenet import TrainingRecipe, train_lenet5
+    from .datasets import mnist
+    from .viz import plot_confusion_matrix, plot_feature_maps, plot_history, plot_learned_and_classic_filters
+    from .zoo.lenet import TrainingRecipe, prepare_images, train_lenet5
 
     recipe = TrainingRecipe(
         epochs=args.epochs,
@@ -264,9 +268,17 @@ def _train(args) -> int:
     curves_path = plot_history(result.history, os.path.join(args.out, CURVES_FILE_NAME),
                                title=f"LeNet-5, {recipe.describe()}")
     confusion_path = plot_confusion_matrix(result.confusion, os.path.join(args.out, CONFUSION_FILE_NAME))
+    _, (x_test, y_test) = mnist.load_data(path=args.data)
+    digit = prepare_images(x_test[:1])[0]  # the first held-out digit, (28, 28, 1) in [0, 1]
+    filters_path = plot_learned_and_classic_filters(
+        result.model, os.path.join(args.out, FILTERS_FILE_NAME), image=digit,
+        title=f"Hand-made kernels and the ones LeNet-5 learned, applied to a held-out {int(y_test[0])}",
+    )
+    maps_path = plot_feature_maps(result.model, digit, os.path.join(args.out, FEATURE_MAPS_FILE_NAME),
+                                  title=f"What each layer of LeNet-5 makes of a held-out {int(y_test[0])}")
     print(f"Test accuracy: {100 * result.test_accuracy:.2f}% on {result.test_count} held-out digits "
           f"(loss {result.test_loss:.4f}); trained in {result.seconds:.1f} s")
-    print(f"Wrote {model_path}, {curves_path}, {confusion_path}")
+    print(f"Wrote {model_path}, {curves_path}, {confusion_path}, {filters_path}, {maps_path}")
     return 0
 
 

@@ -66,13 +66,27 @@ def test_rf_errors(capsys):
 
 # ----- train / evaluate / predict --------------------------------------------------------------
 def test_train_writes_model_and_pictures(trained_run):
-    for name in (cli.MODEL_FILE_NAME, cli.CURVES_FILE_NAME, cli.CONFUSION_FILE_NAME):
+    assert cli.FILTERS_FILE_NAME == "filters.png" and cli.FEATURE_MAPS_FILE_NAME == "feature_maps.png"
+    for name in (cli.MODEL_FILE_NAME, cli.CURVES_FILE_NAME, cli.CONFUSION_FILE_NAME, cli.FILTERS_FILE_NAME,
+                 cli.FEATURE_MAPS_FILE_NAME):
         assert (trained_run / name).stat().st_size > 1000
-    with Image.open(trained_run / cli.CURVES_FILE_NAME) as picture:
-        assert picture.format == "PNG"
+    for name in (cli.CURVES_FILE_NAME, cli.FILTERS_FILE_NAME, cli.FEATURE_MAPS_FILE_NAME):
+        with Image.open(trained_run / name) as picture:
+            assert picture.format == "PNG"
+            assert min(picture.size) >= 200 and picture.size[0] > picture.size[1]
+            assert np.asarray(picture.convert("L")).std() > 1.0  # drawn on, not blank
 
 
-def test_same_seed_same_weights_other_seed_other_weights(trained_run, tmp_path):
+@pytest.fixture
+def no_kernel_pictures(monkeypatch):
+    """Skip drawing the kernel and feature-map pictures in tests that check other things (saves ~1 s a run)."""
+    import cnnkit.viz
+
+    monkeypatch.setattr(cnnkit.viz, "plot_learned_and_classic_filters", lambda model, path, **options: path)
+    monkeypatch.setattr(cnnkit.viz, "plot_feature_maps", lambda model, image, path, **options: path)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(trained_run, tmp_path, no_kernel_pictures):
     from cnnkit.models import load_model
 
     for seed, should_match in (("3", True), ("4", False)):
@@ -85,7 +99,7 @@ def test_same_seed_same_weights_other_seed_other_weights(trained_run, tmp_path):
         assert same == should_match
 
 
-def test_train_prints_its_recipe_and_accuracy(tmp_path, capsys):
+def test_train_prints_its_recipe_and_accuracy(tmp_path, capsys, no_kernel_pictures):
     status, out, _ = run(capsys, "train", "lenet", "--epochs", "1", "--limit", "128", "--out", str(tmp_path),
                          "--verbose", "0", "--max-shift", "0", "--optimizer", "sgd", "--learning-rate", "0.01",
                          "--schedule", "constant")
@@ -93,6 +107,10 @@ def test_train_prints_its_recipe_and_accuracy(tmp_path, capsys):
     first_line = out.splitlines()[0]
     assert "SGD (momentum 0.9), learning rate 0.01 (constant), 1 epochs of batch 128, no augmentation" in first_line
     assert "Test accuracy:" in out and "on 128 held-out digits" in out
+    written = out.strip().splitlines()[-1]
+    names = (cli.MODEL_FILE_NAME, cli.CURVES_FILE_NAME, cli.CONFUSION_FILE_NAME, cli.FILTERS_FILE_NAME,
+             cli.FEATURE_MAPS_FILE_NAME)
+    assert written == "Wrote " + ", ".join(str(tmp_path / name) for name in names)
 
 
 def test_evaluate_matches_the_loaded_model(trained_run, capsys):

@@ -14,6 +14,7 @@ from cnnkit.viz import (
     plot_feature_maps,
     plot_filters,
     plot_history,
+    plot_learned_and_classic_filters,
 )
 
 
@@ -82,6 +83,71 @@ def test_filter_grids(tmp_path):
     _check_png(plot_filters(grey, tmp_path / "grey.png"))
     with pytest.raises(ValueError, match=r"shape \(1, 2, 3, 4, 5\)"):
         plot_filters(np.zeros((1, 2, 3, 4, 5)), tmp_path / "bad.png")
+
+
+def test_learned_kernels_beside_classic_ones(tmp_path):
+    from cnnkit.datasets import mnist
+    from cnnkit.layers import Conv2D
+    from cnnkit.vision import sobel_kernel
+    from cnnkit.viz import classic_filter_bank
+    from cnnkit.zoo import lenet5
+
+    bank = dict(classic_filter_bank(5))
+    assert list(bank)[:4] == ["Sobel x", "Sobel y", "Prewitt x", "Prewitt y"] and len(bank) == 8
+    np.testing.assert_array_equal(bank["Sobel x"], sobel_kernel("x"))
+    assert bank["Gabor 45\N{DEGREE SIGN}"].shape == (5, 5) and bank["Gabor 0\N{DEGREE SIGN}"].dtype == np.float32
+
+    _, (x_test, _) = mnist.load_data()
+    digit = x_test[0].astype(np.float32) / 255.0
+    # A model (its first Conv2D), with the responses to one digit: four rows of pictures.
+    with_maps = plot_learned_and_classic_filters(lenet5(), tmp_path / "lenet.png", image=digit, title="LeNet-5")
+    _check_png(with_maps, min_side=300)
+    # A bare Conv2D layer, kernels only: two rows, so a much shorter picture.
+    layer = Conv2D(4, 3)
+    layer.build((None, 16, 16, 1))
+    kernels_only = plot_learned_and_classic_filters(layer, tmp_path / "layer.png")
+    _check_png(kernels_only, min_side=150)
+    with Image.open(with_maps) as tall, Image.open(kernels_only) as short:
+        assert tall.size[0] > tall.size[1] and tall.size[1] > 1.6 * short.size[1]
+    # A raw (kh, kw, in_channels, filters) kernel with three input channels, and a (28, 28, 1) image.
+    colour = np.random.default_rng(2).normal(size=(5, 5, 3, 10)).astype(np.float32)
+    _check_png(plot_learned_and_classic_filters(colour, tmp_path / "raw.png", image=digit[..., None], max_filters=6))
+
+
+@pytest.mark.parametrize(
+    "make_kernel, error, message",
+    [
+        (lambda: np.zeros((5, 5)), ValueError, r"4-D kernel .* Received: kernel with shape \(5, 5\)"),
+        (lambda: np.zeros((5, 5, 1, 6, 1)), ValueError, r"shape \(5, 5, 1, 6, 1\)"),
+        (lambda: "sobel", TypeError, "numeric 4-D kernel"),
+        ("pooling", TypeError, "AveragePooling2D layer has no 2-D convolution kernel"),
+        ("dense_model", TypeError, "model without a Conv2D layer"),
+        ("unbuilt", ValueError, "not built yet"),
+    ],
+)
+def test_learned_and_classic_filters_reject_bad_kernels(tmp_path, make_kernel, error, message):
+    from cnnkit.layers import AveragePooling2D, Conv2D, Dense
+    from cnnkit.models import Sequential
+
+    makers = {
+        "pooling": lambda: AveragePooling2D(),
+        "dense_model": lambda: Sequential([Dense(3, input_shape=(4,))]),
+        "unbuilt": lambda: Conv2D(6, 5),
+    }
+    kernel = makers[make_kernel]() if isinstance(make_kernel, str) else make_kernel()
+    with pytest.raises(error, match=message):
+        plot_learned_and_classic_filters(kernel, tmp_path / "bad.png")
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_learned_and_classic_filters_reject_bad_images_and_counts(tmp_path):
+    kernel = np.ones((5, 5, 1, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"one grayscale image .* shape \(8, 8, 3\)"):
+        plot_learned_and_classic_filters(kernel, tmp_path / "bad.png", image=np.zeros((8, 8, 3)))
+    with pytest.raises(ValueError, match=r"at least as large as the kernel 5x5. Received: image with shape \(4, 9\)"):
+        plot_learned_and_classic_filters(kernel, tmp_path / "bad.png", image=np.zeros((4, 9)))
+    with pytest.raises(ValueError, match="max_filters=0"):
+        plot_learned_and_classic_filters(kernel, tmp_path / "bad.png", max_filters=0)
 
 
 def test_convolution_animation(tmp_path):
