@@ -1,0 +1,130 @@
+"""The row-Toeplitz route of 2-D convolution (small images: the width axis folded into the GEMM)
+against PyTorch: forward, input, kernel and bias gradients, and the transposed convolution that
+reuses its input gradient. Every case first asserts which route ``conv`` takes, so a change of
+the selection thresholds cannot silently leave a route untested; the im2col route is rerun on
+test_conv's 2-D cases with the row-Toeplitz route switched off.
+"""
+import numpy as np
+import pytest
+
+from cnnkit import functional as F
+from cnnkit.kernels import conv as conv_kernels
+from oracle import check_finite_differences, compare_with_torch
+from reference import tf_same_pads
+from test_conv import CASES_2D, make_torch_conv, random_case, test_conv2d_matches_torch
+
+
+def _pads(padding, spatial, kernel_size, strides, dilation):
+    if padding == "same":
+        return [tf_same_pads(n, k, s, d) for n, k, s, d in zip(spatial, kernel_size, strides, dilation)]
+    if padding == "valid":
+        return [(0, 0), (0, 0)]
+    return [(p, p) if isinstance(p, int) else tuple(p) for p in padding]
+
+
+# (batch, spatial, channels, filters, kernel_size, strides, dilation, padding, data_format, blocks)
+ROUTE_CASES = [
+    (3, (28, 28), 1, 6, (5, 5), (1, 1), (1, 1), "valid", "channels_last", 2),  # LeNet conv1
+    (3, (12, 12), 6, 16, (5, 5), (1, 1), (1, 1), "valid", "channels_last", 1),  # LeNet conv2
+    (2, (9, 14), 3, 4, (3, 3), (1, 1), (1, 1), "valid", "channels_first", 2),
+    (2, (11, 16), 2, 3, (3, 3), (2, 2), (1, 1), "same", "channels_last", 2),  # stride, asymmetric same
+    (1, (10, 13), 3, 2, (2, 3), (1, 1), (2, 2), "same", "channels_last", 1),  # dilation
+    (2, (12, 11), 2, 5, (3, 4), (2, 1), (1, 2), ((1, 2), (0, 3)), "channels_first", 1),
+    (2, (7, 12), 4, 3, (4, 3), (1, 2), (1, 1), ((2, 0), (1, 1)), "channels_last", 1),
+]
+
+
+def _geometry(spatial, channels, filters, kernel_size, strides, dilation, pads):
+    return conv_kernels._row_toeplitz_geometry(spatial, (*kernel_size, channels, filters), strides, dilation, pads, 1)
+
+
+@pytest.mark.parametrize(
+    "batch, spatial, channels, filters, kernel_size, strides, dilation, padding, data_format, blocks", ROUTE_CASES
+)
+def test_row_toeplitz_conv_matches_torch(batch, spatial, channels, filters, kernel_size, strides, dilation, padding,
+                                         data_format, blocks):
+    pads = _pads(padding, spatial, kernel_size, strides, dilation)
+    geometry = _geometry(spatial, channels, filters, kernel_size, strides, dilation, pads)
+    assert geometry is not None and geometry[1] == blocks  # the route and its blocking under test
+    channels_first = data_format == "channels_first"
+    rng = np.random.default_rng(sum(spatial) * 31 + channels)
+    x, kernel, bias = random_case(rng, batch, spatial, channels, kernel_size, channels, filters, channels_first)
+
+    def ours(x, kernel, bias):
+        return F.conv(x, kernel, strides, padding, data_format, dilation, bias=bias)
+
+    output = compare_with_torch(ours, make_torch_conv(strides, dilation, pads, 1, channels_first), [x, kernel, bias])
+    assert output.dtype == np.float32
+
+
+def test_row_toeplitz_first_layer_without_input_gradient_matches_torch():
+    """A network's first conv: no input gradient is asked for (and none is computed)."""
+    rng = np.random.default_rng(5)
+    x, kernel, bias = random_case(rng, 2, (28, 28), 1, (5, 5), 1, 6, False)
+    pads = [(0, 0), (0, 0)]
+    compare_with_torch(
+        lambda x, kernel, bias: F.conv(x, kernel, bias=bias),
+        make_torch_conv((1, 1), (1, 1), pads, 1, False), [x, kernel, bias], grad_inputs=[1, 2],
+    )
+
+
+def test_row_toeplitz_single_channel_view_with_zero_stride_matches_torch():
+    """Images given as ``images[..., None]``: the channel axis has stride 0 (LeNet's input)."""
+    rng = np.random.default_rng(3)
+    images = rng.standard_normal((3, 28, 28)).astype(np.float32)
+    x = images[..., None]
+    assert x.strides[-1] == 0
+    kernel = rng.standard_normal((5, 5, 1, 6)).astype(np.float32)
+    bias = rng.standard_normal(6).astype(np.float32)
+    compare_with_torch(
+        lambda kernel, bias: F.conv(x, kernel, bias=bias),
+        lambda kernel, bias: make_torch_conv((1, 1), (1, 1), [(0, 0), (0, 0)], 1, False)(
+            __import__("torch").from_numpy(x.copy()), kernel, bias),
+        [kernel, bias],
+    )
+
+
+def test_row_toeplitz_finite_differences_float64():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 5, 16, 2))
+    kernel = rng.standard_normal((3, 3, 2, 2))
+    bias = rng.standard_normal(2)
+    assert _geometry((5, 16), 2, 2, (3, 3), (1, 1), (1, 1), [(1, 1), (1, 1)])[1] == 2  # blocked
+    check_finite_differences(lambda x, k, b: F.conv(x, k, padding=1, bias=b), [x, kernel, bias])
+
+
+@pytest.mark.parametrize("strides, padding, output_padding, dilation", [
+    ((1, 1), 0, None, (1, 1)), ((2, 2), 1, (1, 0), (1, 1)), ((2, 1), (0, 2), None, (1, 2)),
+])
+def test_row_toeplitz_transposed_conv_matches_torch(monkeypatch, strides, padding, output_padding, dilation):
+    """conv_transpose runs a convolution's input gradient forwards: the row-Toeplitz one here."""
+    import torch
+
+    calls = []
+    route = conv_kernels._row_toeplitz_backward_input
+    monkeypatch.setattr(conv_kernels, "_row_toeplitz_backward_input", lambda *args: calls.append(1) or route(*args))
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, 4, 3)).astype(np.float32)  # (*k, filters, in_channels)
+    bias = rng.standard_normal(4).astype(np.float32)
+
+    def ours(x, kernel, bias):
+        return F.conv_transpose(x, kernel, strides, padding, output_padding, dilation_rate=dilation, bias=bias)
+
+    def theirs(x, kernel, bias):
+        y = torch.nn.functional.conv_transpose2d(
+            torch.movedim(x, -1, 1), kernel.permute(3, 2, 0, 1), bias, stride=strides, padding=padding,
+            output_padding=output_padding or 0, dilation=dilation,
+        )
+        return torch.movedim(y, 1, -1)
+
+    compare_with_torch(ours, theirs, [x, kernel, bias])
+    assert calls  # the forward pass took the row-Toeplitz route
+
+
+@pytest.mark.parametrize("batch, spatial, channels, kernel_size, strides, dilation, groups, padding, data_format", CASES_2D)
+def test_im2col_route_still_matches_torch(monkeypatch, batch, spatial, channels, kernel_size, strides, dilation, groups,
+                                          padding, data_format):
+    """test_conv's 2-D cases with the row-Toeplitz route switched off: the general route stays verified."""
+    monkeypatch.setattr(conv_kernels, "_ROW_TOEPLITZ_MAX_EXPANSION", 0.0)
+    test_conv2d_matches_torch(batch, spatial, channels, kernel_size, strides, dilation, groups, padding, data_format)
