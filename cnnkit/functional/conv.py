@@ -31,6 +31,7 @@ from ..kernels.conv import (
     conv_backward_kernel,
     conv_forward,
     conv_transpose_backward,
+    is_depthwise,
     release_workspace,
 )
 from ..shapes import causal_padding, effective_kernel_size, same_padding, transpose_output_size
@@ -95,7 +96,7 @@ class Convolution(Function):
                 grad, self.columns, self.kernel_shape, self.groups, self.strides, self.dilation
             )
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            grad_bias = conv_backward_bias(grad)
+            grad_bias = conv_backward_bias(grad, use_blas=not is_depthwise(self.kernel_shape, self.groups))
         return (grad_x, grad_kernel, grad_bias)[: len(self.needs_input_grad)]
 
     def __del__(self):
@@ -125,7 +126,7 @@ class TransposedConvolution(Function):
         self.x = x if recording and self.needs_input_grad[1] else None
         output = conv_backward_input(x, kernel, output_size, strides, dilation, padding)
         if bias is not None:
-            output = output + bias
+            output += bias  # conv_backward_input always returns a new array: no fresh copy needed
         return _to_channels_first(output, channels_first)
 
     def backward(self, grad):

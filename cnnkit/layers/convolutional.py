@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from .. import functional, shapes
 from ..functional.arguments import normalize_data_format, standardize_tuple
+from ..functional.fused import activate_layer_output
 from .base import (
     InputSpec,
     Layer,
@@ -193,7 +194,7 @@ class _ConvBase(Layer):
     def _activate(self, outputs):
         if self._activation_name == "linear":
             return outputs
-        return self.activation(outputs)
+        return activate_layer_output(outputs, self._activation_name, self.activation)
 
     def _input_channels(self, input_shape) -> int:
         shape = self._check_input_shape(input_shape)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import functional
 from ..functional.arguments import normalize_data_format
+from ..functional.fused import activate_layer_output
 from .base import (
     InputSpec,
     Layer,
@@ -109,7 +110,7 @@ class Dense(Layer):
         outputs = functional.dense(inputs, self.kernel, self.bias)
         if self._activation_name == "linear":
             return outputs
-        return self.activation(outputs)
+        return activate_layer_output(outputs, self._activation_name, self.activation)
 
     def compute_output_shape(self, input_shape):
         shape = self._check_input_shape(input_shape)
