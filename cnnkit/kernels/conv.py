@@ -51,6 +51,7 @@ __all__ = [
     "conv_backward_input",
     "conv_backward_kernel",
     "conv_backward_bias",
+    "add_bias",
     "conv_transpose_backward",
     "is_depthwise",
     "swap_kernel_in_out",
@@ -114,6 +115,39 @@ def release_workspace(columns) -> None:
         _WORKSPACE.give(columns.buffer)
         return
     _WORKSPACE.give(columns.base if columns.base is not None else columns)
+
+
+# ----- bias ----------------------------------------------------------------------------------
+# ``output += bias`` broadcasts a (F,) vector over the last axis; for few filters NumPy's inner
+# loop then runs only F floats at a time, and the add costs more than the GEMM (LeNet conv1,
+# (128, 24, 24, 6): 0.37 ms, vs 0.09 ms for the same add over rows of W * F floats with the bias
+# tiled W times). So a contiguous output with few filters gets its bias row-wise.
+_BIAS_ROWS_MAX_FILTERS = 32
+_BIAS_ROWS_MAX_WIDTH = 4096
+
+
+def _bias_row_width(output_shape):
+    """Floats per row when ``add_bias`` adds the bias row-wise (last spatial axis * F), else None."""
+    filters = output_shape[-1]
+    if len(output_shape) < 3 or filters >= _BIAS_ROWS_MAX_FILTERS:
+        return None
+    width = output_shape[-2] * filters
+    return width if width <= _BIAS_ROWS_MAX_WIDTH else None
+
+
+def add_bias(output, bias):
+    """Add ``bias`` ``(F,)`` to every position of ``output`` ``(N, *L_out, F)``, in place.
+
+    Few filters: over rows of ``L_out[-1] * F`` floats with the bias tiled (see the note above).
+    """
+    xp = get_array_module(output)
+    width = _bias_row_width(output.shape) if output.flags.c_contiguous else None
+    if width is None:
+        output += bias
+        return output
+    rows = output.reshape(-1, width)
+    xp.add(rows, xp.tile(bias.astype(output.dtype, copy=False), width // output.shape[-1]), out=rows)
+    return output
 
 
 # ----- padding -------------------------------------------------------------------------------
@@ -681,7 +715,7 @@ def _row_toeplitz_forward(x, kernel, strides, dilation, padding, block_out, bloc
     output = xp.empty((batch,) + tuple(output_size) + (filters,), dtype=x.dtype)
     xp.matmul(rows, band, out=output.reshape(rows.shape[0], band.shape[1]))
     if bias is not None:
-        output += bias
+        add_bias(output, bias)
     if keep_columns:
         return output, RowColumns(rows, buffer, block_out, block_used, strides, dilation), True
     _WORKSPACE.give(buffer)
@@ -799,7 +833,7 @@ def conv_forward(x, kernel, strides, dilation, padding, groups=1, bias=None, kee
     columns, owned, output_size = conv_columns(x, kernel.shape[:-2], strides, dilation, padding, groups)
     output = _grouped_matmul(columns, _grouped_kernel(kernel, groups), (batch,) + output_size + (filters,))
     if bias is not None:
-        output += bias
+        add_bias(output, bias)
     if keep_columns:
         return output, columns, owned
     if owned:
