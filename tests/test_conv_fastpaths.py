@@ -97,7 +97,7 @@ def test_depthwise_finite_differences(threaded, monkeypatch):
         lambda x, kernel, bias: F.depthwise_conv(x, kernel, 1, [(1, 1), (0, 1)], dilation_rate=(1, 2), bias=bias),
         [x, kernel, bias],
     )
-    assert True in operands.calls and max(threaded.calls) == 3
+    assert operands.calls.count(True) >= 1 and max(threaded.calls) == 3
 
 
 # ----- sub-pixel input gradient --------------------------------------------------------------
@@ -227,7 +227,7 @@ def test_padding_into_dirty_recycled_buffers_matches_torch(threaded, monkeypatch
     rng = np.random.default_rng(13)
     x, kernel, bias = random_case(rng, 4, (9, 40), 3, (3, 3), 3, 5, False)
     compare_with_torch(lambda x, k, b: F.conv(x, k, strides, pads, bias=b), make_torch_conv(strides, (1, 1), pads, 1, False), [x, kernel, bias])
-    assert True in padded.calls and max(threaded.calls) == 3  # a workspace buffer, filled by 3 threads
+    assert padded.calls.count(True) >= 1 and max(threaded.calls) == 3  # a workspace buffer, filled by 3 threads
     dw_kernel = rng.standard_normal((3, 3, 3, 2)).astype(np.float32)
     compare_with_torch(
         lambda x, k: F.depthwise_conv(x, k, strides, pads), lambda x, k: _torch_depthwise(strides, (1, 1), pads, 3, False)(x, k, None), [x, dw_kernel]

@@ -7,21 +7,10 @@ convolve2d and by correlate2d gives the same numbers with opposite signs.
 """
 import numpy as np
 import pytest
+from lecture_images import IMAGE_A
 
 from cnnkit import functional as F
 
-IMAGE_A = np.array(
-    [
-        [1, 6, 2, 8, 1, 2, 7],
-        [1, 6, 2, 8, 1, 2, 5],
-        [0, 5, 8, 1, 5, 7, 1],
-        [1, 7, 1, 3, 5, 8, 0],
-        [5, 2, 4, 4, 5, 8, 4],
-        [8, 2, 3, 7, 3, 8, 2],
-        [1, 2, 3, 6, 5, 9, 6],
-    ],
-    dtype=np.float32,
-)
 
 VALID_STRIDE_1 = [
     [31, 46, 36, 35, 31],

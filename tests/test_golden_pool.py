@@ -2,22 +2,11 @@
 of image A gives 3x3; the last row and column of the 7x7 image fall outside every window."""
 import numpy as np
 import pytest
+from lecture_images import IMAGE_A
 
 from cnnkit import Tensor
 from cnnkit.functional import max_pool, max_pool_with_argmax
 
-IMAGE_A = np.array(
-    [
-        [1, 6, 2, 8, 1, 2, 7],
-        [1, 6, 2, 8, 1, 2, 5],
-        [0, 5, 8, 1, 5, 7, 1],
-        [1, 7, 1, 3, 5, 8, 0],
-        [5, 2, 4, 4, 5, 8, 4],
-        [8, 2, 3, 7, 3, 8, 2],
-        [1, 2, 3, 6, 5, 9, 6],
-    ],
-    dtype=np.float32,
-)
 
 EXPECTED = np.array(
     [
