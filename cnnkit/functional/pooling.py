@@ -29,7 +29,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd import Function, Tensor, is_grad_enabled
+from ..autograd import Function, Tanh, Tensor, is_grad_enabled
 from ..backend import get_array_module
 from ..kernels import pool as kernels
 from ..shapes import conv_output_size, same_padding, transpose_output_size
@@ -211,6 +211,35 @@ class _AveragePool(Function):
         return (kernels.average_pool_backward(grad, self.input_shape, self.geometry, self.count_include_pad),)
 
 
+class _TanhAveragePool(Function):
+    """``average_pool(tanh(z))`` recorded against ``z``: the forward pools the tanh output that its
+    own ``Tanh`` already computed; the backward is ``kernels.average_pool_tanh_backward`` (the
+    pool's spread and tanh's derivative in one pass). The tanh output's own node stays in the
+    graph, so any other use of it still backpropagates through ``Tanh``; gradients meet in ``z``.
+    """
+
+    def forward(self, pre_activation, tanh_output, geometry):
+        self.tanh_output, self.geometry = tanh_output, geometry
+        return kernels.average_pool_forward(tanh_output, geometry, False)
+
+    def backward(self, grad):
+        return (kernels.average_pool_tanh_backward(grad, self.tanh_output, self.geometry),)
+
+
+def _tanh_average_pool(tensor, geometry):
+    """The fused pool when ``tensor`` is a recorded tanh output the fused kernel serves, else None."""
+    creator = tensor.creator if isinstance(tensor, Tensor) else None
+    if (
+        isinstance(creator, Tanh)
+        and len(creator.parents) == 1
+        and creator.parents[0].requires_grad
+        and creator.out is tensor.data
+        and kernels.tanh_average_pool_applies(tensor.data, geometry)
+    ):
+        return _TanhAveragePool.apply(creator.parents[0], tanh_output=tensor.data, geometry=geometry)
+    return None
+
+
 class _LpRoot(Function):
     """``(scale * s) ** exponent`` with PyTorch's LP-pool gradient: zero where ``s`` is zero."""
 
@@ -373,6 +402,11 @@ def average_pool(
     """
     count_include_pad = _check_flag(count_include_pad, "count_include_pad")
     tensor, geometry = _windowed(inputs, pool_size, strides, padding, data_format, ceil_mode)
+    if is_grad_enabled():
+        # tanh then exact-tiling pool (LeNet-5): one Function whose backward fuses both derivatives
+        fused = _tanh_average_pool(tensor, geometry)
+        if fused is not None:
+            return fused
     return _AveragePool.apply(tensor, geometry=geometry, count_include_pad=count_include_pad)
 
 
