@@ -184,6 +184,17 @@ def _flag(value, name: str) -> bool:
 
 
 # ----- cross-entropies ---------------------------------------------------------------------------
+
+def _checked_cross_entropy_arguments(y_true, y_pred, from_logits, label_smoothing, axis, name):
+    """The checks every dense-target cross-entropy makes, in one order:
+    ``(target, predictions, from_logits, label_smoothing, axis)``, each validated."""
+    predictions = _predictions(y_pred, name)
+    from_logits = _flag(from_logits, "from_logits")
+    label_smoothing = _label_smoothing(label_smoothing, name)
+    target, predictions = _targets(y_true, predictions, name)
+    axis = _class_axis(axis, predictions.ndim, name)
+    return target, predictions, from_logits, label_smoothing, axis
+
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Cross-entropy between one-hot (or soft) targets and predicted class scores, per sample.
 
@@ -209,11 +220,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         array([0.05129331, 2.3025851 ], dtype=float32)
     """
     name = "categorical_crossentropy"
-    predictions = _predictions(y_pred, name)
-    from_logits = _flag(from_logits, "from_logits")
-    label_smoothing = _label_smoothing(label_smoothing, name)
-    target, predictions = _targets(y_true, predictions, name)
-    axis = _class_axis(axis, predictions.ndim, name)
+    target, predictions, from_logits, label_smoothing, axis = _checked_cross_entropy_arguments(
+        y_true, y_pred, from_logits, label_smoothing, axis, name
+    )
     if label_smoothing:
         num_classes = predictions.shape[axis]
         target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
@@ -316,11 +325,9 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
         array([0.916, 0.714], dtype=float32)
     """
     name = "binary_crossentropy"
-    predictions = _predictions(y_pred, name)
-    from_logits = _flag(from_logits, "from_logits")
-    label_smoothing = _label_smoothing(label_smoothing, name)
-    target, predictions = _targets(y_true, predictions, name)
-    axis = _class_axis(axis, predictions.ndim, name)
+    target, predictions, from_logits, label_smoothing, axis = _checked_cross_entropy_arguments(
+        y_true, y_pred, from_logits, label_smoothing, axis, name
+    )
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
     elementwise = BinaryCrossentropyElementwise.apply(predictions, target=target, from_logits=from_logits)
