@@ -1,6 +1,8 @@
-"""LeNet-sized convolution paths: the bias added row-wise (last spatial axis * filters per row,
-the bias tiled) on the row-Toeplitz and the im2col routes, against PyTorch (forward, input, kernel
-and bias gradients) and float64 central differences. Every case asserts the row-wise add ran.
+"""LeNet-sized convolution paths for the bias, against PyTorch (forward, input, kernel and bias
+gradients) and float64 central differences: on the row-Toeplitz route the bias is folded into the
+product (a ones column in the row matrix, a bias row in the banded kernel); on the im2col route it
+is added row-wise (last spatial axis * filters per row, the bias tiled). Every case asserts which
+of the two ran.
 """
 import numpy as np
 import pytest
@@ -27,6 +29,22 @@ def row_bias_calls(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def folded_bias_calls(monkeypatch):
+    """Records every banded kernel built with the bias folded in (its row count)."""
+    calls = []
+    build = conv_kernels._row_toeplitz_kernel
+
+    def spy(kernel, block_used, block_out, stride, dilation, bias=None):
+        matrix = build(kernel, block_used, block_out, stride, dilation, bias)
+        if bias is not None:
+            calls.append(matrix.shape[0])
+        return matrix
+
+    monkeypatch.setattr(conv_kernels, "_row_toeplitz_kernel", spy)
+    return calls
+
+
 # (batch, spatial, channels, filters, kernel_size, padding, row-Toeplitz route)
 CASES = [
     (3, (28, 28), 1, 6, (5, 5), [(0, 0), (0, 0)], True),  # LeNet conv1
@@ -36,7 +54,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("batch, spatial, channels, filters, kernel_size, pads, toeplitz", CASES)
-def test_row_bias_conv_matches_torch(row_bias_calls, batch, spatial, channels, filters, kernel_size, pads, toeplitz):
+def test_bias_conv_matches_torch(row_bias_calls, folded_bias_calls, batch, spatial, channels, filters, kernel_size,
+                                 pads, toeplitz):
     geometry = conv_kernels._row_toeplitz_geometry(spatial, (*kernel_size, channels, filters), (1, 1), (1, 1), pads, 1)
     assert (geometry is not None) == toeplitz
     rng = np.random.default_rng(sum(spatial) + filters)
@@ -47,7 +66,13 @@ def test_row_bias_conv_matches_torch(row_bias_calls, batch, spatial, channels, f
         make_torch_conv((1, 1), (1, 1), pads, 1, False), [x, kernel, bias],
     )
     assert output.dtype == np.float32
-    assert row_bias_calls and all(width == output.shape[-2] * filters for width in row_bias_calls)
+    if toeplitz:  # the banded kernel has one row per (tap row, used column, channel) and the bias row
+        assert row_bias_calls == [] and folded_bias_calls
+        block_used = geometry[2]
+        assert set(folded_bias_calls) == {kernel_size[0] * block_used * channels + 1}
+    else:
+        assert folded_bias_calls == []
+        assert row_bias_calls and all(width == output.shape[-2] * filters for width in row_bias_calls)
 
 
 def test_row_bias_conv1d_matches_torch(row_bias_calls):
@@ -66,14 +91,16 @@ def test_row_bias_conv1d_matches_torch(row_bias_calls):
     assert row_bias_calls == [18 * 5]
 
 
-@pytest.mark.parametrize("spatial, channels, kernel_size", [((14, 14), 1, (5, 5)), ((14, 18), 2, (3, 3))])
-def test_row_bias_finite_differences_float64(row_bias_calls, spatial, channels, kernel_size):
+@pytest.mark.parametrize("spatial, channels, kernel_size, toeplitz", [
+    ((14, 14), 1, (5, 5), True), ((14, 18), 2, (3, 3), True), ((5, 30), 2, (3, 3), False),
+])
+def test_bias_finite_differences_float64(row_bias_calls, folded_bias_calls, spatial, channels, kernel_size, toeplitz):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, *spatial, channels))
     kernel = rng.standard_normal((*kernel_size, channels, 3))
     bias = rng.standard_normal(3)
     check_finite_differences(lambda x, k, b: F.conv(x, k, bias=b), [x, kernel, bias])
-    assert row_bias_calls
+    assert bool(folded_bias_calls) == toeplitz and bool(row_bias_calls) != toeplitz
 
 
 def test_many_filters_keep_the_broadcast_add(row_bias_calls):

@@ -29,6 +29,7 @@ from ..kernels.conv import (
     conv_backward_bias,
     conv_backward_input,
     conv_backward_kernel,
+    conv_backward_kernel_and_bias,
     conv_forward,
     conv_transpose_backward,
     is_depthwise,
@@ -91,11 +92,16 @@ class Convolution(Function):
                 grad, self.kernel, self.input_size, self.strides, self.dilation, self.padding, self.groups
             )
             grad_x = _to_channels_first(grad_x, self.channels_first)
-        if self.needs_input_grad[1]:
+        needs_bias = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        if self.needs_input_grad[1] and needs_bias:  # one product for both where the forward folded the bias in
+            grad_kernel, grad_bias = conv_backward_kernel_and_bias(
+                grad, self.columns, self.kernel_shape, self.groups, self.strides, self.dilation
+            )
+        elif self.needs_input_grad[1]:
             grad_kernel = conv_backward_kernel(
                 grad, self.columns, self.kernel_shape, self.groups, self.strides, self.dilation
             )
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+        elif needs_bias:
             grad_bias = conv_backward_bias(grad, use_blas=not is_depthwise(self.kernel_shape, self.groups))
         return (grad_x, grad_kernel, grad_bias)[: len(self.needs_input_grad)]
 

@@ -51,6 +51,7 @@ __all__ = [
     "conv_forward",
     "conv_backward_input",
     "conv_backward_kernel",
+    "conv_backward_kernel_and_bias",
     "conv_backward_bias",
     "add_bias",
     "conv_transpose_backward",
@@ -661,33 +662,43 @@ def _band_indices(kernel_width, output_width, stride, dilation):
     return input_columns, np.broadcast_to(output_columns, input_columns.shape).copy()
 
 
-def _row_toeplitz_kernel(kernel, block_used, block_out, stride, dilation):
-    """The banded matrix ``(kh * block_used * C, block_out * F)`` of a 2-D kernel ``(kh, kw, C, F)``."""
+def _row_toeplitz_kernel(kernel, block_used, block_out, stride, dilation, bias=None):
+    """The banded matrix ``(kh * block_used * C, block_out * F)`` of a 2-D kernel ``(kh, kw, C, F)``;
+    with ``bias`` ``(F,)`` one more row, the bias tiled ``block_out`` times."""
     xp = get_array_module(kernel)
     kernel_height, kernel_width, channels, filters = kernel.shape
     input_columns, output_columns = _band_indices(kernel_width, block_out, stride, dilation)
-    band = xp.zeros((kernel_height, block_used, channels, block_out, filters), dtype=kernel.dtype)
+    taps = kernel_height * block_used * channels
+    matrix = xp.zeros((taps + int(bias is not None), block_out * filters), dtype=kernel.dtype)
+    band = matrix[:taps].reshape(kernel_height, block_used, channels, block_out, filters)
     # advanced indices split by a slice: the (kw, block_out) axes come first in the indexed view
     band[:, input_columns, :, output_columns, :] = kernel.transpose(1, 0, 2, 3)[:, None]
-    return band.reshape(kernel_height * block_used * channels, block_out * filters)
+    if bias is not None:
+        matrix[taps].reshape(block_out, filters)[...] = bias
+    return matrix
 
 
 class RowColumns:
     """What the row-Toeplitz forward keeps for the kernel gradient: its row matrix and geometry.
 
-    ``rows`` is ``(N * H_out * blocks, kh * block_used * C)``; ``buffer`` the workspace array behind it.
+    ``rows`` is ``(N * H_out * blocks, kh * block_used * C [+ 1])``; ``buffer`` the workspace array
+    behind it. With ``bias_column`` the last column is all ones (see ``_row_toeplitz_forward``), so
+    the kernel-gradient product yields the bias gradient as its last row.
     """
 
-    def __init__(self, rows, buffer, block_out, block_used, strides, dilation):
+    def __init__(self, rows, buffer, block_out, block_used, strides, dilation, bias_column=False):
         self.rows, self.buffer = rows, buffer
         self.block_out, self.block_used = block_out, block_used
         self.strides, self.dilation = strides, dilation
+        self.bias_column = bias_column
 
 
-def _row_columns(x, kernel_height, strides, dilation, padding, block_out, blocks, block_used, output_size):
+def _row_columns(x, kernel_height, strides, dilation, padding, block_out, blocks, block_used, output_size,
+                 bias_column=False):
     """The row matrix ``(N * H_out * blocks, kh * block_used * C)`` of a channels-last 2-D input:
     row ``(n, oh, block)`` holds, for each tap row ``a``, padded input row ``oh * s + a * d`` from
-    column ``block * block_out * s`` on, ``block_used`` columns: one contiguous run per copy."""
+    column ``block * block_out * s`` on, ``block_used`` columns: one contiguous run per copy.
+    With ``bias_column`` one more column of ones follows (the bias's row in the banded kernel)."""
     xp = get_array_module(x)
     padded = xp.ascontiguousarray(pad_spatial(x, padding))
     batch, height, width, channels = padded.shape
@@ -702,23 +713,31 @@ def _row_columns(x, kernel_height, strides, dilation, padding, block_out, blocks
         strides=(stride_n, stride_h * strides[0], stride_w * block_out * strides[1], stride_h * dilation[0], item),
         writeable=False,
     )
-    buffer = _WORKSPACE.take(xp, view.shape, x.dtype)
-    xp.copyto(buffer, view)
-    return buffer.reshape(batch * output_size[0] * blocks, kernel_height * block_used * channels), buffer
+    row_count, row_length = batch * output_size[0] * blocks, kernel_height * block_used * channels
+    buffer = _WORKSPACE.take(xp, (row_count, row_length + int(bias_column)), x.dtype)
+    xp.copyto(buffer[:, :row_length].reshape(view.shape), view)
+    if bias_column:
+        buffer[:, row_length] = 1
+    return buffer, buffer
 
 
+# Bias folded into the product: with a column of ones appended to the row matrix and the bias (tiled
+# over the block's output columns) appended to the banded kernel as one more row, the forward GEMM
+# adds the bias itself, and the kernel-gradient GEMM returns the bias gradient (summed over the
+# block's columns) as its last row: two passes over the output fewer. Measured (2 threads, LeNet-5
+# epoch, batch 128): add_bias and the bias-gradient sum cost 0.3 ms of a 5.2 ms step.
 def _row_toeplitz_forward(x, kernel, strides, dilation, padding, block_out, blocks, block_used, output_size, bias,
                           keep_columns):
     xp = get_array_module(x)
     batch, filters = x.shape[0], kernel.shape[-1]
-    rows, buffer = _row_columns(x, kernel.shape[0], strides, dilation, padding, block_out, blocks, block_used, output_size)
-    band = _row_toeplitz_kernel(kernel, block_used, block_out, strides[1], dilation[1])
+    with_bias = bias is not None
+    rows, buffer = _row_columns(x, kernel.shape[0], strides, dilation, padding, block_out, blocks, block_used,
+                                output_size, bias_column=with_bias)
+    band = _row_toeplitz_kernel(kernel, block_used, block_out, strides[1], dilation[1], bias)
     output = xp.empty((batch,) + tuple(output_size) + (filters,), dtype=x.dtype)
     xp.matmul(rows, band, out=output.reshape(rows.shape[0], band.shape[1]))
-    if bias is not None:
-        add_bias(output, bias)
     if keep_columns:
-        return output, RowColumns(rows, buffer, block_out, block_used, strides, dilation), True
+        return output, RowColumns(rows, buffer, block_out, block_used, strides, dilation, with_bias), True
     _WORKSPACE.give(buffer)
     return output
 
@@ -748,13 +767,16 @@ def _row_toeplitz_backward_input(grad, kernel, input_size, strides, dilation, pa
 
 
 def _row_toeplitz_backward_kernel(grad, columns, kernel_shape):
+    """``(kernel gradient, bias gradient or None)``: one product, the bias's from the ones column."""
     kernel_height, kernel_width, channels, filters = kernel_shape
     block_out = columns.block_out
     band_grad = columns.rows.T @ grad.reshape(columns.rows.shape[0], block_out * filters)
-    band_grad = band_grad.reshape(kernel_height, columns.block_used, channels, block_out, filters)
+    bias_grad = band_grad[-1].reshape(block_out, filters).sum(axis=0) if columns.bias_column else None
+    taps = kernel_height * columns.block_used * channels
+    band_grad = band_grad[:taps].reshape(kernel_height, columns.block_used, channels, block_out, filters)
     input_columns, output_columns = _band_indices(kernel_width, block_out, columns.strides[1], columns.dilation[1])
-    taps = band_grad[:, input_columns, :, output_columns, :].sum(axis=1)  # (kw, kh, C, F)
-    return taps.transpose(1, 0, 2, 3).reshape(kernel_shape)
+    tap_grad = band_grad[:, input_columns, :, output_columns, :].sum(axis=1)  # (kw, kh, C, F)
+    return tap_grad.transpose(1, 0, 2, 3).reshape(kernel_shape), bias_grad
 
 
 # ----- forward -------------------------------------------------------------------------------
@@ -1017,7 +1039,7 @@ def conv_backward_kernel(grad, columns, kernel_shape, groups=1, strides=None, di
     if is_depthwise(kernel_shape, groups):
         return _depthwise_backward_kernel(grad, columns, kernel_shape, strides, dilation)
     if isinstance(columns, RowColumns):
-        return _row_toeplitz_backward_kernel(grad, columns, kernel_shape)
+        return _row_toeplitz_backward_kernel(grad, columns, kernel_shape)[0]
     xp = get_array_module(grad)
     filters = grad.shape[-1]
     rows = columns.shape[1]
@@ -1030,6 +1052,18 @@ def conv_backward_kernel(grad, columns, kernel_shape, groups=1, strides=None, di
         return (columns[0].T @ grad_rows[:, 0, :]).reshape(kernel_shape)
     per_group = xp.matmul(columns.transpose(0, 2, 1), grad_rows.transpose(1, 0, 2))  # (g, taps, f)
     return xp.ascontiguousarray(per_group.transpose(1, 0, 2)).reshape(kernel_shape)
+
+
+def conv_backward_kernel_and_bias(grad, columns, kernel_shape, groups=1, strides=None, dilation=None):
+    """``(conv_backward_kernel(...), conv_backward_bias(grad))`` in one call: where the forward
+    folded the bias into its product (the row-Toeplitz route), both come from one product.
+
+    Shape: as ``conv_backward_kernel``; the bias gradient is ``(F,)``.
+    """
+    if isinstance(columns, RowColumns) and columns.bias_column:
+        return _row_toeplitz_backward_kernel(grad, columns, kernel_shape)
+    grad_kernel = conv_backward_kernel(grad, columns, kernel_shape, groups, strides, dilation)
+    return grad_kernel, conv_backward_bias(grad, use_blas=not is_depthwise(kernel_shape, groups))
 
 
 def conv_transpose_backward(grad, x, kernel, kernel_shape, strides, dilation, padding, need_input=True, need_kernel=True):
