@@ -26,6 +26,7 @@ composition of them.
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import threading
 
@@ -44,12 +45,19 @@ __all__ = [
     "unbroadcast",
 ]
 
-_grad_state = threading.local()
+class _GradState(threading.local):
+    """Per-thread recording switch. The class attribute is every thread's starting value, so
+    reading it is a plain attribute lookup (it runs for every operation)."""
+
+    enabled = True
+
+
+_grad_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations on tensors are being recorded for backward (thread-local)."""
-    return getattr(_grad_state, "enabled", True)
+    return _grad_state.enabled
 
 
 @contextlib.contextmanager
@@ -79,6 +87,8 @@ def enable_grad():
 
 def _to_array(data, dtype=None):
     """Convert ``data`` to an array; Python floats and lists of them become ``floatx()``."""
+    if dtype is None and type(data) is np.ndarray:
+        return data  # already an array (the common case): what the conversions below return
     if isinstance(data, Tensor):
         data = data.data
     xp = get_array_module(data)
@@ -230,15 +240,12 @@ class Tensor:
                     # A leaf's .grad is its own writable array of its own dtype: gradients that are
                     # broadcast views, views of the caller's array, or shared with another leaf are
                     # copied, so that in-place updates (optimizers, clipping) stay local.
-                    must_copy = (
-                        id(tensor_grad) in handed_out
-                        or not tensor_grad.flags.writeable
-                        or not tensor_grad.flags.owndata
-                    )
-                    tensor.grad = tensor_grad.astype(tensor.dtype, copy=must_copy)
+                    flags = tensor_grad.flags
+                    must_copy = id(tensor_grad) in handed_out or not flags.writeable or not flags.owndata
+                    tensor.grad = tensor_grad.astype(tensor.data.dtype, copy=must_copy)
                     handed_out.add(id(tensor.grad))
                 else:
-                    tensor.grad = tensor.grad + tensor_grad.astype(tensor.dtype, copy=False)
+                    tensor.grad = tensor.grad + tensor_grad.astype(tensor.data.dtype, copy=False)
                 continue
             input_grads = function.backward(tensor_grad)
             if not isinstance(input_grads, tuple):
@@ -247,17 +254,19 @@ class Tensor:
                 if parent_grad is None or not parent.requires_grad:
                     continue
                 key = id(parent)
-                if key in pending:
-                    pending[key] = pending[key] + parent_grad
-                else:
-                    pending[key] = parent_grad
+                previous = pending.get(key)  # never None once stored: a gradient is an array
+                pending[key] = parent_grad if previous is None else previous + parent_grad
             if not retain_graph:
                 # Frees the Function and the arrays it saved; a later backward through this tensor
                 # raises instead of silently treating it as a leaf.
                 tensor.creator = _RELEASED
 
     def _topological_order(self) -> list:
-        """Tensors reachable from self, each after every tensor that uses it (self first)."""
+        """Tensors reachable from self, each after every tensor that uses it (self first).
+
+        An iterative depth-first search: a tensor is appended once all its parents are done
+        (post-order), and the reversed post-order lists every tensor before its inputs.
+        """
         order, visited = [], set()
         stack = [(self, False)]
         while stack:
@@ -268,11 +277,16 @@ class Tensor:
             if id(tensor) in visited:
                 continue
             visited.add(id(tensor))
+            creator = tensor.creator
+            if creator is None:
+                # A leaf has no parents to wait for: it is finished at once (the same order as
+                # pushing it back as done and popping it next, without the round trip).
+                order.append(tensor)
+                continue
             stack.append((tensor, True))
-            if tensor.creator is not None:
-                for parent in tensor.creator.parents:
-                    if parent.requires_grad and id(parent) not in visited:
-                        stack.append((parent, False))
+            for parent in creator.parents:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
         order.reverse()
         return order
 
@@ -430,9 +444,27 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
     """Return ``value`` as a Tensor; numbers take the dtype of ``like`` when given."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, numbers.Number) and np.issubdtype(like.dtype, np.floating):
-        return Tensor(np.asarray(value, dtype=like.dtype))
+    # `type(value) in (float, int)` first: the common Python scalar (``loss * 0.5``) skips the
+    # slower abstract-class test; ``kind == "f"`` is exactly NumPy's floating dtypes.
+    if (
+        like is not None
+        and (type(value) in (float, int) or isinstance(value, numbers.Number))
+        and like.data.dtype.kind == "f"
+    ):
+        return _leaf(np.asarray(value, dtype=like.data.dtype))  # what Tensor(...) would make of it
     return Tensor(value)
+
+
+def _leaf(array) -> Tensor:
+    """A Tensor around an array that is already of the right type and dtype, outside the graph:
+    what ``Tensor(array)`` gives, without its conversions (used on the per-operation path)."""
+    tensor = Tensor.__new__(Tensor)
+    tensor.data = array
+    tensor.grad = None
+    tensor.name = None
+    tensor.requires_grad = False
+    tensor.creator = None
+    return tensor
 
 
 def as_array(value):
@@ -466,7 +498,7 @@ class Function:
 
     def __init__(self, *parents: Tensor):
         self.parents = parents
-        self.needs_input_grad = tuple(parent.requires_grad for parent in parents)
+        self.needs_input_grad = tuple([parent.requires_grad for parent in parents])  # a list builds faster than a generator
 
     def forward(self, *arrays, **attrs):
         raise NotImplementedError
@@ -477,10 +509,18 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **attrs) -> Tensor:
         """Run the operation on Tensors (or arrays/numbers) and record it if gradients are needed."""
-        like = next((x for x in inputs if isinstance(x, Tensor)), None)
-        tensors = tuple(as_tensor(x, like=like) for x in inputs)
+        # Fast path: inside a network every input is already a Tensor (layer inputs, weights), so
+        # the conversion below is skipped. This runs for every op of every step, so the common case
+        # is worth one loop of isinstance checks (cheaper than building generators).
+        for value in inputs:
+            if not isinstance(value, Tensor):
+                like = next((x for x in inputs if isinstance(x, Tensor)), None)
+                tensors = tuple(as_tensor(x, like=like) for x in inputs)
+                break
+        else:
+            tensors = inputs
         function = cls(*tensors)
-        output = function.forward(*(t.data for t in tensors), **attrs)
+        output = function.forward(*[t.data for t in tensors], **attrs)
         record = is_grad_enabled() and any(function.needs_input_grad)
         result = Tensor.__new__(Tensor)
         result.data = output
@@ -714,7 +754,16 @@ class Sum(Function):
         xp = get_array_module(grad)
         if self.axis is not None and not self.keepdims:
             grad = xp.expand_dims(grad, self.axis)
+        if math.prod(self.input_shape) <= _SMALL_BROADCAST:
+            # A small input (a loss's per-sample values) gets a filled array: the same values as
+            # the broadcast view, built several times faster than broadcast_to's checks.
+            return (xp.full(self.input_shape, grad, dtype=grad.dtype),)
         return (xp.broadcast_to(grad, self.input_shape),)
+
+
+# Sizes up to which filling a fresh array beats creating a broadcast view (measured: broadcast_to
+# costs about 2 us at any size; np.full of 4096 float32 values about 1 us).
+_SMALL_BROADCAST = 4096
 
 
 class Max(Function):

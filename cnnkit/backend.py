@@ -43,7 +43,8 @@ def set_floatx(dtype: str) -> None:
 
 
 def set_num_threads(num_threads: int) -> None:
-    """Limit the BLAS and OpenMP threads NumPy uses (for all later work in this process).
+    """Limit the BLAS and OpenMP threads NumPy uses, and the threads cnnkit's own kernels split
+    their work over (for all later work in this process).
 
     Args:
         num_threads: a positive number of threads.
@@ -60,14 +61,24 @@ def set_num_threads(num_threads: int) -> None:
 
     global _THREAD_LIMITER
     _THREAD_LIMITER = threadpool_limits(limits=int(num_threads))
+    import sys
+
+    conv_kernels = sys.modules.get("cnnkit.kernels.conv")
+    if conv_kernels is not None:  # its cached thread count (read by the threaded kernels) is stale now
+        conv_kernels._THREAD_COUNT[0] = None
 
 
 _THREAD_LIMITER = None
 
 
 def get_num_threads() -> int:
-    """The number of BLAS threads NumPy currently uses (the largest over its thread pools)."""
+    """The number of BLAS threads NumPy currently uses (the largest over its BLAS libraries).
+
+    Only BLAS pools count: an OpenMP runtime loaded after ``set_num_threads`` (by another library)
+    starts with one thread per core and would otherwise report a count nobody asked for.
+    """
     from threadpoolctl import threadpool_info
 
     pools = threadpool_info()
-    return max((pool["num_threads"] for pool in pools), default=1)
+    blas = [pool["num_threads"] for pool in pools if pool.get("user_api") == "blas"]
+    return max(blas or [pool["num_threads"] for pool in pools] or [1])

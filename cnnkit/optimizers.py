@@ -84,8 +84,18 @@ class _Group:
         self.gradient = np.zeros(self.size, dtype=dtype)
         self.scratch = np.zeros(self.size, dtype=dtype)
         self.slots = {name: np.full(self.size, slot_initial.get(name, 0.0), dtype=dtype) for name in slot_names}
-        # Views shaped like each variable, made once: a gradient copy is one np.copyto.
+        # Views shaped like each variable, made once: a gradient copy is one np.copyto, and an
+        # update from the gradient (or scratch) buffer needs no new view per variable and step.
         self.gradient_views = [self.view(self.gradient, k) for k in range(len(indices))]
+        self.scratch_views = [self.view(self.scratch, k) for k in range(len(indices))]
+
+    def views(self, flat) -> list:
+        """``flat`` cut into one view per variable (the prepared views for the own buffers)."""
+        if flat is self.gradient:
+            return self.gradient_views
+        if flat is self.scratch:
+            return self.scratch_views
+        return [self.view(flat, k) for k in range(len(self.indices))]
 
     def view(self, flat, k):
         return flat[int(self.starts[k]) : self.stops[k]].reshape(self.shapes[k])
@@ -320,7 +330,7 @@ class Optimizer:
             group, k = self._location[position]
             grad = getattr(grad, "data", grad) if not isinstance(grad, np.ndarray) else grad
             target = group.gradient_views[k]
-            if np.shape(grad) != target.shape:
+            if (grad.shape if isinstance(grad, np.ndarray) else np.shape(grad)) != target.shape:
                 raise ValueError(
                     f"Gradient for variable {getattr(self._variables[position], 'path', position)!r} has shape "
                     f"{np.shape(grad)}; expected the variable's shape {target.shape}."
@@ -369,9 +379,10 @@ class Optimizer:
         if len(present) == len(self._variables):
             for group in self._groups:
                 result, sign = self._rule(group.gradient, group.slots, group.scratch, learning_rate, group.dtype.type)
-                for k, i in enumerate(group.indices):
+                apply_step = np.add if sign > 0 else np.subtract
+                for i, step in zip(group.indices, group.views(result)):
                     data = self._variables[i].data
-                    (np.add if sign > 0 else np.subtract)(data, group.view(result, k), out=data)
+                    apply_step(data, step, out=data)
             return
         for position, _ in present:
             group, k = self._location[position]

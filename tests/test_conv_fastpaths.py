@@ -1,8 +1,8 @@
 """The fast paths of cnnkit.kernels.conv against PyTorch and float64 central differences.
 
-- Depthwise convolution: the merged (last spatial axis x channels) einsum view, the plain window
-  view it falls back to (stride along the last axis, channels_first input), and the batch split
-  over threads (forced here with a tiny work threshold and a fake thread count).
+- Depthwise convolution: the compiled 1-D/2-D route (cnnkit.kernels.depthwise) with its rows split
+  over threads (forced here with a tiny work threshold and a fake thread count), and the general
+  grouped route that 3-D depthwise convolutions take.
 - Strided input gradients by sub-pixel decomposition: one stride-1 convolution per phase, or all
   phases in one GEMM when every kernel axis is a multiple of its stride; this also serves every
   strided transposed convolution.
@@ -17,6 +17,7 @@ import torch.nn.functional as torch_functional
 
 from cnnkit import functional as F
 from cnnkit.kernels import conv as conv_kernels
+from cnnkit.kernels import depthwise as depthwise_kernels
 from oracle import check_finite_differences, compare_with_torch
 from test_conv import make_torch_conv, random_case
 from test_conv_transpose import TORCH_CONV_TRANSPOSE, torch_transpose_weight
@@ -25,22 +26,23 @@ from test_conv_transpose import TORCH_CONV_TRANSPOSE, torch_transpose_weight
 class Spy:
     """Wrap a module function, record every call's result (or a derived value)."""
 
-    def __init__(self, monkeypatch, name, record=lambda result, args: True):
+    def __init__(self, monkeypatch, name, record=lambda result, args: True, module=conv_kernels):
         self.calls = []
-        original = getattr(conv_kernels, name)
+        original = getattr(module, name)
 
         def wrapper(*args, **kwargs):
             result = original(*args, **kwargs)
             self.calls.append(record(result, args))
             return result
 
-        monkeypatch.setattr(conv_kernels, name, wrapper)
+        monkeypatch.setattr(module, name, wrapper)
 
 
 @pytest.fixture
 def threaded(monkeypatch):
-    """Force the batch split: every depthwise pass is worth splitting, over 3 threads."""
+    """Force the batch split: every pass is worth splitting, over 3 threads."""
     monkeypatch.setattr(conv_kernels, "_PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(depthwise_kernels, "_PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(conv_kernels, "_thread_count", lambda: 3)
     return Spy(monkeypatch, "_run_chunks", record=lambda result, args: len(args[1]))
 
@@ -57,21 +59,29 @@ def _torch_depthwise(strides, dilation, pads, channels, channels_first):
     return run
 
 
-# (batch, spatial, channels, multiplier, kernel_size, strides, dilation, pads, data_format, merged)
+# (batch, spatial, channels, multiplier, kernel_size, strides, dilation, pads, data_format, compiled)
 DEPTHWISE_CASES = [
     (4, (7, 9), 5, 1, (3, 3), (1, 1), (1, 1), [(1, 1), (1, 1)], "channels_last", True),
     (3, (8, 7), 4, 2, (3, 2), (2, 1), (1, 2), [(0, 2), (1, 0)], "channels_last", True),  # stride along H only
-    (4, (9, 8), 3, 1, (3, 3), (2, 2), (1, 1), [(1, 1), (0, 1)], "channels_last", False),  # stride along W
-    (3, (6, 7), 4, 1, (3, 3), (1, 1), (1, 1), [(0, 0), (0, 0)], "channels_first", False),  # unpadded view
-    (3, (6, 7), 4, 2, (3, 3), (1, 1), (1, 1), [(1, 1), (2, 0)], "channels_first", True),  # padded: contiguous
+    (4, (9, 8), 3, 1, (3, 3), (2, 2), (1, 1), [(1, 1), (0, 1)], "channels_last", True),  # stride along W
+    (3, (6, 7), 4, 1, (3, 3), (1, 1), (1, 1), [(0, 0), (0, 0)], "channels_first", True),  # unpadded
+    (3, (6, 7), 4, 2, (3, 3), (1, 1), (1, 1), [(1, 1), (2, 0)], "channels_first", True),  # padded
     (4, (11,), 6, 3, (4,), (1,), (2,), [(3, 2)], "channels_last", True),  # 1-D, depth multiplier 3
-    (2, (4, 5, 6), 2, 1, (2, 3, 3), (1, 2, 1), (1, 1, 1), [(1, 0), (1, 1), (1, 1)], "channels_last", True),
+    (2, (4, 5, 6), 2, 1, (2, 3, 3), (1, 2, 1), (1, 1, 1), [(1, 0), (1, 1), (1, 1)], "channels_last", False),  # 3-D
 ]
 
 
-@pytest.mark.parametrize("batch, spatial, channels, multiplier, kernel_size, strides, dilation, pads, data_format, merged", DEPTHWISE_CASES)
-def test_depthwise_paths_match_torch(threaded, monkeypatch, batch, spatial, channels, multiplier, kernel_size, strides, dilation, pads, data_format, merged):
-    operands = Spy(monkeypatch, "_depthwise_operands", record=lambda result, args: result[1])
+def _route_spies(monkeypatch):
+    """Records each compiled depthwise pass (its number of row ranges) and each grouped GEMM."""
+    compiled = Spy(monkeypatch, "_run_ranges", record=lambda result, args: (args[0].__name__, len(args[2])),
+                   module=depthwise_kernels)
+    grouped = Spy(monkeypatch, "_grouped_matmul")
+    return compiled, grouped
+
+
+@pytest.mark.parametrize("batch, spatial, channels, multiplier, kernel_size, strides, dilation, pads, data_format, compiled", DEPTHWISE_CASES)
+def test_depthwise_paths_match_torch(threaded, monkeypatch, batch, spatial, channels, multiplier, kernel_size, strides, dilation, pads, data_format, compiled):
+    compiled_calls, grouped_calls = _route_spies(monkeypatch)
     rng = np.random.default_rng(len(spatial) * 100 + channels)
     channels_first = data_format == "channels_first"
     x, kernel, bias = random_case(rng, batch, spatial, channels, kernel_size, channels, multiplier, channels_first)
@@ -82,13 +92,16 @@ def test_depthwise_paths_match_torch(threaded, monkeypatch, batch, spatial, chan
 
     output = compare_with_torch(ours, _torch_depthwise(strides, dilation, pads, channels, channels_first), [x, kernel, bias])
     assert output.dtype == np.float32
-    # the forward (first) and the kernel gradient (last) sweep the input's view
-    assert operands.calls[0] == merged and operands.calls[-1] == merged
-    assert max(threaded.calls) == min(3, batch)  # the batch was split over the (fake) 3 threads
+    if compiled:  # the forward and the backward sweep, each split into 3 row ranges on 3 (fake) threads
+        names = [name for name, _ in compiled_calls.calls]
+        assert "_forward_loops" in names and "_backward_loops" in names and grouped_calls.calls == []
+        assert all(ranges == 3 for _, ranges in compiled_calls.calls)
+    else:
+        assert compiled_calls.calls == [] and grouped_calls.calls
 
 
 def test_depthwise_finite_differences(threaded, monkeypatch):
-    operands = Spy(monkeypatch, "_depthwise_operands", record=lambda result, args: result[1])
+    compiled_calls, _ = _route_spies(monkeypatch)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((3, 5, 6, 2))
     kernel = rng.standard_normal((3, 2, 2, 2))
@@ -97,7 +110,8 @@ def test_depthwise_finite_differences(threaded, monkeypatch):
         lambda x, kernel, bias: F.depthwise_conv(x, kernel, 1, [(1, 1), (0, 1)], dilation_rate=(1, 2), bias=bias),
         [x, kernel, bias],
     )
-    assert operands.calls.count(True) >= 1 and max(threaded.calls) == 3
+    assert {name for name, _ in compiled_calls.calls} == {"_forward_loops", "_backward_loops"}
+    assert all(ranges == 3 for _, ranges in compiled_calls.calls)
 
 
 # ----- sub-pixel input gradient --------------------------------------------------------------

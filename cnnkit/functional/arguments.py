@@ -32,6 +32,16 @@ def standardize_tuple(value, length: int, name: str, allow_zero: bool = False) -
         >>> standardize_tuple(3, 2, "kernel_size")
         (3, 3)
     """
+    # Fast path for the common, already-standard argument (a layer passes its own validated tuple
+    # on every call): a tuple of `length` plain ints in range is returned as it is. `type(...) is
+    # int` (not isinstance) keeps bools, floats and NumPy integers on the full path below.
+    if type(value) is tuple and len(value) == length:
+        lowest = 0 if allow_zero else 1
+        for item in value:
+            if type(item) is not int or item < lowest:
+                break
+        else:
+            return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be an int or a tuple of {length} ints. Received: {name}={value!r}")
     if isinstance(value, (numbers.Integral, np.integer)):
@@ -66,6 +76,8 @@ def normalize_data_format(data_format) -> str:
     """``None`` means Keras's default ``'channels_last'``; anything else must be one of the two names."""
     if data_format is None:
         return "channels_last"
+    if type(data_format) is str and data_format in DATA_FORMATS:  # already normalised (a layer's own setting): no lower() needed
+        return data_format
     if isinstance(data_format, str) and data_format.lower() in DATA_FORMATS:
         return data_format.lower()
     raise ValueError(
@@ -78,6 +90,11 @@ def ensure_float_tensor(value, name: str) -> Tensor:
 
     Integer, boolean, complex and object data are refused: convolution and pooling need floats.
     """
+    # Fast path: a float Tensor (a layer's input or weight) is returned at once. The dtype's kind
+    # letter 'f' is exactly NumPy's floating types, and reading it costs far less than
+    # np.issubdtype, which matters because every op checks its inputs on every call.
+    if isinstance(value, Tensor) and value.data.dtype.kind == "f":
+        return value
     tensor = value if isinstance(value, Tensor) else None
     if tensor is None and (value is None or isinstance(value, (str, bytes))):
         raise TypeError(f"`{name}` must be an array of floats. Received: {name}={value!r}")
@@ -88,7 +105,7 @@ def ensure_float_tensor(value, name: str) -> Tensor:
             raise TypeError(
                 f"`{name}` must be an array of floats. Received: {name} of type {type(value).__name__} ({error})"
             ) from None
-    if not np.issubdtype(tensor.dtype, np.floating):
+    if tensor.dtype.kind != "f":
         raise TypeError(
             f"`{name}` must hold floating-point numbers (float32 or float64). Received: {name} with dtype "
             f"{tensor.dtype}. Convert it first, e.g. {name}.astype('float32')."

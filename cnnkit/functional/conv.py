@@ -27,6 +27,7 @@ from ..autograd import Function, is_grad_enabled
 from ..backend import get_array_module
 from ..kernels.conv import (
     conv_backward_bias,
+    conv_backward_depthwise,
     conv_backward_input,
     conv_backward_kernel,
     conv_backward_kernel_and_bias,
@@ -87,12 +88,21 @@ class Convolution(Function):
     def backward(self, grad):
         grad = _to_channels_last(grad, self.channels_first)
         grad_x = grad_kernel = grad_bias = None
+        needs_bias = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        together = conv_backward_depthwise(  # all three in one sweep over grad (compiled depthwise only)
+            grad, self.kernel, self.__dict__.get("columns"), self.kernel_shape, self.groups, self.input_size,
+            self.strides, self.dilation, self.padding, self.needs_input_grad[0], self.needs_input_grad[1], needs_bias,
+        ) if is_depthwise(self.kernel_shape, self.groups) else None
+        if together is not None:
+            grad_x, grad_kernel, grad_bias = together
+            if grad_x is not None:
+                grad_x = _to_channels_first(grad_x, self.channels_first)
+            return (grad_x, grad_kernel, grad_bias)[: len(self.needs_input_grad)]
         if self.needs_input_grad[0]:
             grad_x = conv_backward_input(
                 grad, self.kernel, self.input_size, self.strides, self.dilation, self.padding, self.groups
             )
             grad_x = _to_channels_first(grad_x, self.channels_first)
-        needs_bias = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         if self.needs_input_grad[1] and needs_bias:  # one product for both where the forward folded the bias in
             grad_kernel, grad_bias = conv_backward_kernel_and_bias(
                 grad, self.columns, self.kernel_shape, self.groups, self.strides, self.dilation

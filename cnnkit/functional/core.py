@@ -72,20 +72,23 @@ def dense(inputs, kernel, bias=None):
     """
     inputs = ensure_float_tensor(inputs, "inputs")
     kernel = ensure_float_tensor(kernel, "kernel")
-    if inputs.ndim < 1:
-        raise ValueError(f"`inputs` must have at least one axis (features). Received: inputs.shape={inputs.shape}")
-    check_rank(kernel, (2,), "kernel", "(in_features, units)")
-    if inputs.shape[-1] != kernel.shape[0]:
+    # The shapes are read once: this runs for every Dense layer on every step.
+    input_shape, kernel_shape = inputs.data.shape, kernel.data.shape
+    if not input_shape:
+        raise ValueError(f"`inputs` must have at least one axis (features). Received: inputs.shape={input_shape}")
+    if len(kernel_shape) != 2:
+        check_rank(kernel, (2,), "kernel", "(in_features, units)")
+    if input_shape[-1] != kernel_shape[0]:
         raise ValueError(
-            f"The last axis of `inputs` ({inputs.shape[-1]} features) must equal kernel.shape[0] "
-            f"({kernel.shape[0]}). Received: inputs.shape={inputs.shape}, kernel.shape={kernel.shape}"
+            f"The last axis of `inputs` ({input_shape[-1]} features) must equal kernel.shape[0] "
+            f"({kernel_shape[0]}). Received: inputs.shape={input_shape}, kernel.shape={kernel_shape}"
         )
     if bias is None:
         return Dense.apply(inputs, kernel)
     bias = ensure_float_tensor(bias, "bias")
-    if bias.shape != (kernel.shape[1],):
+    if bias.data.shape != (kernel_shape[1],):
         raise ValueError(
-            f"`bias` must have shape (units,) = ({kernel.shape[1]},). Received: bias.shape={bias.shape}"
+            f"`bias` must have shape (units,) = ({kernel_shape[1]},). Received: bias.shape={bias.shape}"
         )
     return Dense.apply(inputs, kernel, bias)
 

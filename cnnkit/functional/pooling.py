@@ -58,7 +58,8 @@ def _prepare_input(inputs, data_format, name: str = "inputs"):
     """A float Tensor of rank 3, 4 or 5 (1-D, 2-D or 3-D pooling), its layout and spatial axis."""
     data_format = normalize_data_format(data_format)
     tensor = ensure_float_tensor(inputs, name)
-    check_rank(tensor, (3, 4, 5), name, f"{_LAYOUTS[data_format]} for 1-D, 2-D or 3-D pooling ({data_format})")
+    if tensor.ndim not in (3, 4, 5):  # test first: the message is only formatted for an error
+        check_rank(tensor, (3, 4, 5), name, f"{_LAYOUTS[data_format]} for 1-D, 2-D or 3-D pooling ({data_format})")
     spatial_axis = 1 if data_format == "channels_last" else 2
     return tensor, data_format, spatial_axis
 
@@ -71,6 +72,8 @@ def _check_flag(value, name: str) -> bool:
 
 def _normalize_padding(padding, rank: int):
     """'valid', 'same', or a tuple of ``rank`` ``(before, after)`` pairs of non-negative ints."""
+    if isinstance(padding, str) and padding.lower() in ("valid", "same"):
+        return padding.lower()  # the common case, before the error message below is formatted
     expected = (
         f"`padding` must be 'valid', 'same', a non-negative int, a tuple of {rank} ints or a tuple of "
         f"{rank} (before, after) pairs."
@@ -112,6 +115,16 @@ def _normalize_padding(padding, rank: int):
     return tuple(pairs)
 
 
+# Geometries already derived, keyed by the checked, normalised arguments and the input's spatial
+# size. A layer pools inputs of the same shape on every step; deriving pads and output sizes again
+# each time is pure overhead. Only a geometry that passed every check is stored, and the key holds
+# the normalised values (plain ints, a padding name or int pairs), so an invalid argument never
+# reaches a stored entry: it still raises in the checks before the lookup, or below on a miss.
+# PoolGeometry is an immutable NamedTuple, so sharing one between calls is safe.
+_GEOMETRY_CACHE: dict = {}
+_GEOMETRY_CACHE_SIZE = 256  # a handful per layer and input shape; cleared when full
+
+
 def _pool_geometry(input_size, spatial_axis, pool_size, strides, padding, ceil_mode) -> kernels.PoolGeometry:
     """Check the window arguments against the input and compute pads and output sizes."""
     rank = len(input_size)
@@ -119,6 +132,20 @@ def _pool_geometry(input_size, spatial_axis, pool_size, strides, padding, ceil_m
     strides = pool_size if strides is None else standardize_tuple(strides, rank, "strides")
     ceil_mode = _check_flag(ceil_mode, "ceil_mode")
     normalized = _normalize_padding(padding, rank)
+    key = (tuple(input_size), spatial_axis, pool_size, strides, normalized, ceil_mode)
+    geometry = _GEOMETRY_CACHE.get(key)
+    if geometry is None:
+        geometry = _derive_pool_geometry(input_size, spatial_axis, pool_size, strides, padding, normalized, ceil_mode)
+        if len(_GEOMETRY_CACHE) >= _GEOMETRY_CACHE_SIZE:
+            _GEOMETRY_CACHE.clear()
+        _GEOMETRY_CACHE[key] = geometry
+    return geometry
+
+
+def _derive_pool_geometry(input_size, spatial_axis, pool_size, strides, padding, normalized, ceil_mode):
+    """Pads and output sizes for checked window arguments (``normalized`` is the padding after
+    ``_normalize_padding``; ``padding`` the user's value, for the error messages)."""
+    rank = len(input_size)
     if normalized == "valid":
         pads = ((0, 0),) * rank
     elif normalized == "same":

@@ -41,6 +41,7 @@ import math
 import threading
 
 from ..backend import get_array_module
+from .jit import compiled, prange
 from ..shapes import conv_output_size, effective_kernel_size
 
 __all__ = [
@@ -338,11 +339,12 @@ def _grouped_matmul(columns, kernel_groups, output_shape):
 # ----- depthwise: one input channel per group ------------------------------------------------
 # A depthwise convolution mixes no channels, so there is no reduction over channels to hand to a
 # GEMM: a batched matmul over hundreds of one-channel groups (a gather into group-major columns
-# and hundreds of skinny products) measured 18x slower than PyTorch. Instead each pass is one
-# einsum over the strided window view: a single sweep, no column matrix at all (see
-# _depthwise_operands for the view and _batch_chunks for the threads).
-_OUTPUT_LETTERS = "opq"
-_TAP_LETTERS = "ijk"
+# and hundreds of skinny products) measured 18x slower than PyTorch, and the best NumPy version
+# (one einsum per pass over a strided window view) 1.9x slower: every NumPy pass over the tensor
+# costs at least 0.9 ms on the reference machine. So 1-D and 2-D depthwise convolutions of NumPy
+# float arrays run compiled loops (cnnkit.kernels.depthwise, numba): one sweep forward, one sweep
+# for all three gradients. Anything else (3-D, CuPy arrays) takes the general grouped route below
+# (im2col + a grouped GEMM), which is correct for any group size.
 
 
 def is_depthwise(kernel_shape, groups) -> bool:
@@ -350,30 +352,40 @@ def is_depthwise(kernel_shape, groups) -> bool:
     return groups > 1 and kernel_shape[-2] == 1
 
 
-def _depthwise_weights(kernel, channels):
-    """``(*k, 1, C * m)`` -> ``(*k, C, m)``: output channel ``c * m + j`` is filter ``j`` of channel ``c``."""
-    return kernel.reshape(tuple(kernel.shape[:-2]) + (channels, kernel.shape[-1] // channels))
+def _depthwise_compiled(array, kernel_shape, groups) -> bool:
+    """Whether a convolution takes the compiled depthwise kernels (``cnnkit.kernels.depthwise``)."""
+    if not is_depthwise(kernel_shape, groups):
+        return False
+    from .depthwise import depthwise_supported  # imports no numba: that waits for the first run
+
+    return depthwise_supported(array, kernel_shape)
 
 
-def _per_multiplier(array, channels):
-    """``(N, *L, C * m)`` -> list of m contiguous ``(N, *L, C)`` arrays, one per depth multiplier.
+def conv_backward_depthwise(grad, kernel, columns, kernel_shape, groups, input_size, strides, dilation, padding,
+                            need_input=True, need_kernel=True, need_bias=True):
+    """All requested gradients of a compiled depthwise convolution from ONE sweep over ``grad``,
+    or None when the convolution does not take the compiled route (then use the separate entries).
 
-    einsum sweeps fastest with the channel axis contiguous and innermost, so a depth multiplier
-    above 1 is handled as a short loop over filters rather than as a trailing axis of size m.
+    ``columns`` is what ``conv_forward(keep_columns=True)`` returned (may be None without
+    ``need_kernel``); ``kernel`` may be None without ``need_input``. Separate calls
+    (``conv_backward_input``, then ``conv_backward_kernel_and_bias``) read ``grad`` twice.
+
+    Shape: grad ``(N, *L_out, C * m)``, kernel_shape ``(*k, 1, C * m)``, groups ``C`` ->
+    ``(grad_x (N, *input_size, C) or None, grad_kernel kernel_shape or None, grad_bias (C * m,) or None)``.
     """
-    xp = get_array_module(array)
-    multiplier = array.shape[-1] // channels
-    if multiplier == 1:
-        return [array]
-    split = array.reshape(array.shape[:-1] + (channels, multiplier))
-    return [xp.ascontiguousarray(split[..., j]) for j in range(multiplier)]
+    if not _depthwise_compiled(grad, kernel_shape, groups):
+        return None
+    if need_kernel and type(columns).__name__ != "DepthwiseSaved":
+        return None
+    from .depthwise import depthwise_backward
+
+    return depthwise_backward(grad, columns.x if need_kernel else None, kernel, kernel_shape, input_size, groups, strides,
+                              dilation, padding, need_input, need_kernel, need_bias)
 
 
-# A single einsum sweep runs on one core (NumPy's ufunc and einsum loops are single-threaded), but
-# it releases the GIL: so a large depthwise pass is split into one contiguous batch chunk per BLAS
-# thread (not a loop over batch items: at most get_num_threads() chunks), each einsum writing its
-# own slice of the result. Measured (N=32, 28x28, 128 channels, 3x3, 2 threads): forward 8.5 ->
-# 4.3 ms, kernel gradient 5.7 -> 2.7 ms.
+# NumPy's ufunc loops run on one core, but they release the GIL: so a large copy or add is split
+# into one contiguous batch chunk per BLAS thread (not a loop over batch items: at most
+# get_num_threads() chunks), each writing its own slice of the result.
 _PARALLEL_MIN_WORK = 2**20  # output cells * taps below which one thread is as fast
 _EXECUTOR = None
 _EXECUTOR_LOCK = threading.Lock()
@@ -447,154 +459,6 @@ def _pad_in_chunks(x, padding, chunks):
 
     _run_chunks(task, chunks)
     return padded, True
-
-
-def _depthwise_operands(padded, kernel_size, strides, dilation, output_size):
-    """The window view a depthwise einsum sweeps, and whether its last two axes are merged.
-
-    With stride 1 along the last spatial axis, the (last output axis, channel) pair of every tap
-    is one contiguous run of ``L_out * C`` floats of the padded input, so the view is
-    ``(N, *L_out[:-1], *k, L_out[-1] * C)`` and the per-channel weights are tiled ``L_out[-1]``
-    times to match: einsum's inner loop then runs over thousands of floats instead of ``C``
-    (measured: 8.9 -> 5.1 ms forward, one thread, N=32, 28x28, 128 channels). Otherwise the
-    plain window view ``(N, *L_out, *k, C)``.
-    """
-    xp = get_array_module(padded)
-    if strides[-1] != 1 or not padded.flags.c_contiguous:
-        return _window_view(padded, kernel_size, strides, dilation, output_size), False
-    item = padded.dtype.itemsize
-    axis_strides = [item * math.prod(padded.shape[axis + 1 :]) for axis in range(padded.ndim)]
-    shape = (padded.shape[0],) + tuple(output_size[:-1]) + tuple(kernel_size) + (output_size[-1] * padded.shape[-1],)
-    view_strides = (
-        (axis_strides[0],)
-        + tuple(s * axis_strides[1 + axis] for axis, s in enumerate(strides[:-1]))
-        + tuple(d * axis_strides[1 + axis] for axis, d in enumerate(dilation))
-        + (item,)
-    )
-    return xp.lib.stride_tricks.as_strided(padded, shape=shape, strides=view_strides, writeable=False), True
-
-
-def _tiled(weights, width, merged):
-    """Per-channel weights ``(*k, C)`` tiled ``width`` times along channels when the view is merged."""
-    xp = get_array_module(weights)
-    if not merged:
-        return weights
-    kernel_size, channels = weights.shape[:-1], weights.shape[-1]
-    tiled = xp.broadcast_to(weights[..., None, :], kernel_size + (width, channels))
-    return xp.ascontiguousarray(tiled).reshape(kernel_size + (width * channels,))
-
-
-def _merged(array, merged):
-    """``(N, *L, C)`` -> ``(N, *L[:-1], L[-1] * C)`` when the view is merged (a view if contiguous)."""
-    return array.reshape(array.shape[:-2] + (array.shape[-2] * array.shape[-1],)) if merged else array
-
-
-def _depthwise_letters(num_spatial, merged):
-    outputs, taps = _OUTPUT_LETTERS[:num_spatial], _TAP_LETTERS[:num_spatial]
-    if merged:
-        return outputs[:-1], taps, "q"
-    return outputs, taps, "c"
-
-
-def _depthwise_forward(padded, kernel, strides, dilation, output_size, bias=None):
-    xp = get_array_module(padded)
-    kernel_size = kernel.shape[:-2]
-    batch, channels = padded.shape[0], padded.shape[-1]
-    view, merged = _depthwise_operands(padded, kernel_size, strides, dilation, output_size)
-    outputs, taps, inner = _depthwise_letters(len(output_size), merged)
-    weights = _depthwise_weights(kernel, channels)
-    multiplier = weights.shape[-1]
-    tiled = [_tiled(xp.ascontiguousarray(weights[..., j]), output_size[-1], merged) for j in range(multiplier)]
-    subscripts = f"n{outputs}{taps}{inner},{taps}{inner}->n{outputs}{inner}"
-    result = xp.empty((multiplier, batch) + tuple(output_size) + (channels,), dtype=padded.dtype)
-
-    biases = None if bias is None else bias.reshape(channels, multiplier)
-
-    def task(chunk):
-        for j in range(multiplier):
-            xp.einsum(subscripts, view[chunk], tiled[j], out=_merged(result[j, chunk], merged), optimize=False)
-            if biases is not None:  # added per chunk, on the chunk's thread, while it is in cache
-                result[j, chunk] += biases[:, j]
-
-    _run_chunks(task, _batch_chunks(batch, result.size * math.prod(kernel_size)))
-    if multiplier == 1:
-        return result[0]
-    return xp.moveaxis(result, 0, -1).reshape((batch,) + tuple(output_size) + (channels * multiplier,))
-
-
-def _depthwise_backward_kernel(grad, padded, kernel_shape, strides, dilation):
-    xp = get_array_module(grad)
-    output_size = grad.shape[1:-1]
-    kernel_size = tuple(kernel_shape[:-2])
-    batch, channels = grad.shape[0], padded.shape[-1]
-    view, merged = _depthwise_operands(padded, kernel_size, strides, dilation, output_size)
-    outputs, taps, inner = _depthwise_letters(len(output_size), merged)
-    grads = [_merged(grad_j, merged) for grad_j in _per_multiplier(grad, channels)]
-    subscripts = f"n{outputs}{taps}{inner},n{outputs}{inner}->{taps}{inner}"
-
-    def task(chunk):
-        return xp.stack([xp.einsum(subscripts, view[chunk], grad_j[chunk], optimize=False) for grad_j in grads], axis=-1)
-
-    partial = _run_chunks(task, _batch_chunks(batch, grad.size * math.prod(kernel_size)))
-    total = partial[0]
-    for term in partial[1:]:
-        total += term
-    if merged:  # (*k, L_out[-1] * C, m) -> sum over the last output axis
-        total = total.reshape(kernel_size + (output_size[-1], channels, len(grads))).sum(axis=len(kernel_size))
-    return total.reshape(kernel_shape)
-
-
-def _depthwise_backward_input(grad, kernel, input_size, strides, dilation, padding, channels):
-    xp = get_array_module(grad)
-    kernel_size = kernel.shape[:-2]
-    num_spatial = len(kernel_size)
-    batch, output_size = grad.shape[0], grad.shape[1:-1]
-    weights = _depthwise_weights(kernel, channels)
-    grads = _per_multiplier(grad, channels)
-    chunks = _batch_chunks(batch, batch * math.prod(input_size) * channels * weights.shape[-1] * math.prod(kernel_size))
-    if all(s == 1 for s in strides):
-        # a full correlation of the padded gradient with the flipped kernel (see the note below)
-        full_padding = [
-            (effective_kernel_size(k, d) - 1 - before, size - out + before)
-            for k, d, (before, _), size, out in zip(kernel_size, dilation, padding, input_size, output_size)
-        ]
-        flipped = weights[(slice(None, None, -1),) * num_spatial]
-        result = xp.empty((batch,) + tuple(input_size) + (channels,), dtype=grad.dtype)
-        term = xp.empty_like(result) if len(grads) > 1 else None
-        for j, grad_j in enumerate(grads):
-            padded_grad, owned = _pad_in_chunks(grad_j, full_padding, chunks)
-            view, merged = _depthwise_operands(padded_grad, kernel_size, strides, dilation, tuple(input_size))
-            outputs, taps, inner = _depthwise_letters(num_spatial, merged)
-            subscripts = f"n{outputs}{taps}{inner},{taps}{inner}->n{outputs}{inner}"
-            tiled = _tiled(xp.ascontiguousarray(flipped[..., j]), input_size[-1], merged)
-            target = result if j == 0 else term
-
-            def task(chunk):
-                xp.einsum(subscripts, view[chunk], tiled, out=_merged(target[chunk], merged), optimize=False)
-                if j > 0:
-                    xp.add(result[chunk], term[chunk], out=result[chunk])
-
-            _run_chunks(task, chunks)
-            if owned:
-                _WORKSPACE.give(padded_grad)
-        return result
-    # stride > 1: scatter each tap's contribution with one strided add (col2im without columns)
-    covered = [(out - 1) * s + effective_kernel_size(k, d) for out, s, k, d in zip(output_size, strides, kernel_size, dilation)]
-    padded_spatial = tuple(max(span, before + size) for span, size, (before, _) in zip(covered, input_size, padding))
-    padded = xp.zeros((batch,) + padded_spatial + (channels,), dtype=grad.dtype)
-
-    def scatter(chunk):
-        target = padded[chunk]
-        for offset in itertools.product(*(range(k) for k in kernel_size)):
-            region = (slice(None),) + tuple(
-                slice(o * d, o * d + (out - 1) * s + 1, s) for o, d, s, out in zip(offset, dilation, strides, output_size)
-            )
-            for j, grad_j in enumerate(grads):
-                target[region] += grad_j[chunk] * weights[offset][:, j]
-
-    _run_chunks(scatter, chunks)
-    interior = tuple(slice(before, before + size) for size, (before, _) in zip(input_size, padding))
-    return padded[(slice(None),) + interior + (slice(None),)]
 
 
 # ----- small images: the width axis folded into the GEMM (row-Toeplitz) ---------------------
@@ -750,20 +614,44 @@ def _row_toeplitz_backward_input(grad, kernel, input_size, strides, dilation, pa
     grad_rows = grad.reshape(batch * output_size[0] * blocks, block_out * filters)
     row_grad = _WORKSPACE.take(xp, (batch, output_size[0], blocks, kernel_height, block_used, channels), grad.dtype)
     xp.matmul(grad_rows, band.T, out=row_grad.reshape(grad_rows.shape[0], band.shape[0]))
-    covered_height = (output_size[0] - 1) * strides[0] + effective_kernel_size(kernel_height, dilation[0])
-    used_width = (blocks - 1) * block_out * strides[1] + block_used
-    padded_height = max(covered_height, padding[0][0] + input_size[0])
-    padded_width = max(used_width, padding[1][0] + input_size[1])
-    padded = xp.zeros((batch, padded_height, padded_width, channels), dtype=grad.dtype)
-    for a in range(kernel_height):
-        top = a * dilation[0]
-        for block in range(blocks):
-            left = block * block_out * strides[1]
-            target = padded[:, top : top + (output_size[0] - 1) * strides[0] + 1 : strides[0], left : left + block_used]
-            target += row_grad[:, :, block, a]
+    result = xp.empty((batch,) + tuple(input_size) + (channels,), dtype=grad.dtype)
+    _add_back_row_gradients(
+        row_grad.reshape(batch, output_size[0], blocks, kernel_height, block_used * channels),
+        result.reshape(batch, input_size[0], input_size[1] * channels),
+        channels, padding[0][0], padding[1][0], strides[0], strides[1], dilation[0], block_out,
+    )
     _WORKSPACE.give(row_grad)
-    interior = tuple(slice(before, before + size) for size, (before, _) in zip(input_size, padding))
-    return padded[(slice(None),) + interior + (slice(None),)]
+    return result
+
+
+# The row gradients go back to the input in one compiled pass (kernels/jit.py): each row (n, oh,
+# block) adds kh runs of block_used * C floats to the input rows it was copied from, straight into
+# the unpadded result (cells in the padding are skipped). The NumPy version zeroed a padded array
+# and made kh * blocks strided slab adds, then sliced the padding off. Measured (LeNet conv2, N=128,
+# one thread): 0.26 -> 0.xx ms.
+@compiled
+def _add_back_row_gradients(row_grad, result, channels, pad_top, pad_left, stride_h, stride_w, dilation_h,
+                            block_out):
+    """``result`` ``(N, H, W * C)`` = the sum of ``row_grad`` ``(N, H_out, blocks, kh, block_used * C)``
+    over the cells each run was read from (the adjoint of ``_row_columns``)."""
+    batch, output_height, blocks, kernel_height, run = row_grad.shape
+    height, row_length = result.shape[1], result.shape[2]
+    for n in prange(batch):
+        result[n] = 0
+        for oh in range(output_height):
+            for block in range(blocks):
+                left = (block * block_out * stride_w - pad_left) * channels
+                first = max(0, -left)
+                last = min(run, row_length - left)
+                for a in range(kernel_height):
+                    ih = oh * stride_h + a * dilation_h - pad_top
+                    if ih < 0 or ih >= height:
+                        continue
+                    # contiguous 1-D runs, indexed from 0 up: the loop vectorises
+                    target = result[n, ih, left + first : left + last]
+                    source = row_grad[n, oh, block, a, first:last]
+                    for i in range(target.shape[0]):
+                        target[i] += source[i]
 
 
 def _row_toeplitz_backward_kernel(grad, columns, kernel_shape):
@@ -820,14 +708,14 @@ def conv_forward(x, kernel, strides, dilation, padding, groups=1, bias=None, kee
         padding: one ``(before, after)`` zero-padding pair per spatial axis (negative crops).
         bias: optional ``(F,)`` array added to every output position.
         keep_columns: also return what ``conv_backward_kernel`` needs: the column matrix (for a
-            depthwise convolution, the padded input its windows are read from).
+            compiled depthwise convolution, a ``DepthwiseSaved``: the input and its padding).
 
     Returns:
         ``output`` or, with ``keep_columns``, ``(output, columns, owned)`` where ``owned`` says
         that ``columns`` is a workspace buffer to hand back with ``release_workspace``.
 
-    A depthwise convolution (groups > 1, one input channel each) is one einsum over the window
-    view instead of a GEMM (see the note above ``is_depthwise``).
+    A 1-D or 2-D depthwise convolution (groups > 1, one input channel each) runs compiled loops
+    instead of a GEMM (see the note above ``is_depthwise``).
 
     Example:
         >>> import numpy as np
@@ -838,18 +726,11 @@ def conv_forward(x, kernel, strides, dilation, padding, groups=1, bias=None, kee
                [9., 9.]], dtype=float32)
     """
     batch, filters = x.shape[0], kernel.shape[-1]
-    if is_depthwise(kernel.shape, groups):
-        padded, owned = _pad_in_chunks(x, padding, _batch_chunks(batch, x.size * math.prod(kernel.shape[:-2])))
-        output_size = tuple(
-            conv_output_size(size, k, stride=s, dilation=d)
-            for size, k, s, d in zip(padded.shape[1:-1], kernel.shape[:-2], strides, dilation)
-        )
-        output = _depthwise_forward(padded, kernel, strides, dilation, output_size, bias)
-        if keep_columns:
-            return output, padded, owned
-        if owned:
-            _WORKSPACE.give(padded)
-        return output
+    if _depthwise_compiled(x, kernel.shape, groups):
+        from .depthwise import DepthwiseSaved, depthwise_forward
+
+        output = depthwise_forward(x, kernel, strides, dilation, padding, bias)
+        return (output, DepthwiseSaved(x, padding), False) if keep_columns else output
     geometry = _row_toeplitz_geometry(x.shape[1:-1], kernel.shape, strides, dilation, padding, groups)
     if geometry is not None:
         return _row_toeplitz_forward(x, kernel, strides, dilation, padding, *geometry, bias, keep_columns)
@@ -906,8 +787,10 @@ def conv_backward_input(grad, kernel, input_size, strides, dilation, padding, gr
     channels = kernel.shape[-2] * groups
     output_size = grad.shape[1:-1]
     batch, filters = grad.shape[0], grad.shape[-1]
-    if is_depthwise(kernel.shape, groups):
-        return _depthwise_backward_input(grad, kernel, input_size, strides, dilation, padding, channels)
+    if _depthwise_compiled(grad, kernel.shape, groups):
+        from .depthwise import depthwise_backward_input
+
+        return depthwise_backward_input(grad, kernel, input_size, strides, dilation, padding, channels)
     geometry = _row_toeplitz_geometry(tuple(input_size), kernel.shape, strides, dilation, padding, groups)
     if geometry is not None and geometry[-1] == tuple(output_size):
         return _row_toeplitz_backward_input(grad, kernel, input_size, strides, dilation, padding, *geometry[:-1])
@@ -1033,11 +916,13 @@ def conv_backward_kernel(grad, columns, kernel_shape, groups=1, strides=None, di
 
     Shape:
         grad ``(N, *L_out, F)``, columns ``(groups, N * prod(L_out), prod(k) * C // groups)``
-        -> ``kernel_shape`` = ``(*k, C // groups, F)``. For a depthwise convolution ``columns``
-        is the padded input and ``strides``, ``dilation`` are needed to see its windows.
+        -> ``kernel_shape`` = ``(*k, C // groups, F)``. For a compiled depthwise convolution
+        ``columns`` is a ``DepthwiseSaved`` and ``strides``, ``dilation`` are needed to see its windows.
     """
-    if is_depthwise(kernel_shape, groups):
-        return _depthwise_backward_kernel(grad, columns, kernel_shape, strides, dilation)
+    if is_depthwise(kernel_shape, groups) and type(columns).__name__ == "DepthwiseSaved":
+        from .depthwise import depthwise_backward_kernel
+
+        return depthwise_backward_kernel(grad, columns, kernel_shape, strides, dilation)
     if isinstance(columns, RowColumns):
         return _row_toeplitz_backward_kernel(grad, columns, kernel_shape)[0]
     xp = get_array_module(grad)
@@ -1062,6 +947,10 @@ def conv_backward_kernel_and_bias(grad, columns, kernel_shape, groups=1, strides
     """
     if isinstance(columns, RowColumns) and columns.bias_column:
         return _row_toeplitz_backward_kernel(grad, columns, kernel_shape)
+    if is_depthwise(kernel_shape, groups) and type(columns).__name__ == "DepthwiseSaved":
+        from .depthwise import depthwise_backward_kernel_and_bias  # both from one sweep over grad
+
+        return depthwise_backward_kernel_and_bias(grad, columns, kernel_shape, strides, dilation)
     grad_kernel = conv_backward_kernel(grad, columns, kernel_shape, groups, strides, dilation)
     return grad_kernel, conv_backward_bias(grad, use_blas=not is_depthwise(kernel_shape, groups))
 

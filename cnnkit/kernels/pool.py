@@ -16,20 +16,23 @@ stride-2 case) take a faster road: the input is viewed as ``(..., out, pool, ...
 one window axis at a time starting with the outermost one (whose slices are the longest contiguous
 runs), and max pooling's backward is one broadcast multiply of the output gradient by a one-hot mask
 of the winning cells. Average pooling is built from pairwise adds, never ``reshape(...).mean``
-(20x slower, PERF-NOTES.md); channels_last 2-D windows that tile the input exactly go one step
-further and work on whole rows of ``W * C`` values (``_channels_last_rows``). Arrays come from ``get_array_module`` so CuPy data runs the same code.
+(20x slower, PERF-NOTES.md). Average pooling over channels_last 2-D windows that tile the input
+exactly (LeNet's 2x2 pools, few channels) runs as compiled loops (``cnnkit.kernels.jit``, numba,
+imported on first use): one pass, large inputs split into batch chunks over cnnkit's threads
+(``_compiled_rows_apply``). Arrays come from ``get_array_module`` so CuPy data runs the same code
+(the compiled road takes NumPy arrays only).
 
 Ties in max pooling go to the first maximum of the window in row-major order, as in PyTorch.
 """
 from __future__ import annotations
 
 import itertools
-import math
 from typing import NamedTuple
 
 import numpy as np
 
 from ..backend import get_array_module
+from .jit import compiled, prange
 
 __all__ = [
     "PoolGeometry",
@@ -409,85 +412,182 @@ def _average_divisor(geometry: PoolGeometry, count_include_pad: bool, ndim: int,
     return xp.asarray(divisor.astype(dtype))
 
 
-# Channels-last 2-D windows that tile the input exactly (LeNet's 2x2 average pooling): with few
-# channels, the window view's innermost run is only C floats (6 for LeNet's conv1) and NumPy's
-# per-run overhead dominates. Viewing each band of ``pool_h`` input rows as ``(pool_h, W * C)`` makes
-# the row pass (forward) and the row copies (backward) whole contiguous rows; only the step along W
-# works on runs of C. Measured on (128, 24, 24, 6): forward 0.41 -> 0.36 ms, backward 0.56 -> 0.28 ms.
-def _channels_last_rows(x, geometry: PoolGeometry) -> bool:
-    """True when the whole-row road below applies: 2-D, channels_last, exact tiling, contiguous."""
+# ----- channels-last 2-D windows that tile the input exactly: compiled loops ---------------------
+# LeNet's 2x2 average pooling over (N, 24, 24, 6): the window view's innermost run is only C floats,
+# NumPy's per-run overhead dominates and every pass runs on one core (the best NumPy version needed
+# several passes: rows added, an einsum along W, a division). The loops below make one pass over
+# (image, output row) bands; large inputs are split into batch chunks, one per thread
+# (``_over_batch_chunks``). Each output cell (forward) and each input cell (backward) is written by
+# exactly one iteration, so the result is the same for any thread count. Sums run over the window in row-major order starting from zero
+# and are divided once by the cell count, as PyTorch's channels-last kernel does; the backward
+# divides each output gradient by the count and copies it to the window's cells, as PyTorch does.
+# Typed scalars (``divisor``, ``one``) come from the caller in the array's dtype: float32 stays
+# float32 inside the loops (an untyped ``1`` would make numba compute in float64).
+def _compiled_rows_apply(x, geometry: PoolGeometry) -> bool:
+    """True when the compiled road below applies: NumPy float32/float64 data, 2-D channels_last,
+    windows that tile the input exactly (any pool size with stride == pool size). Non-contiguous
+    arrays are made contiguous first (``_contiguous``)."""
     return (
-        geometry.rank == 2 and geometry.spatial_axis == 1 and x.ndim == 4 and x.flags.c_contiguous
-        and geometry.tiles_exactly()
+        isinstance(x, np.ndarray) and x.ndim == 4 and x.dtype in (np.float32, np.float64)
+        and geometry.rank == 2 and geometry.spatial_axis == 1 and geometry.tiles_exactly()
     )
 
 
-def _average_rows_forward(x, geometry: PoolGeometry, divisor: int):
-    """Window means for ``_channels_last_rows`` inputs: add the ``pool_h`` rows of each band (whole
-    rows), then the ``pool_w`` neighbours along W (runs of C), then divide once on the small result.
-    """
-    xp = get_array_module(x)
-    batch, height, width, channels = x.shape
-    (pool_h, pool_w), (out_h, out_w) = geometry.pool_size, geometry.output_size
-    bands = x.reshape(batch * out_h, pool_h, width * channels)
-    rows = bands[:, 0] if pool_h == 1 else xp.add(bands[:, 0], bands[:, 1])
-    for cell in range(2, pool_h):
-        xp.add(rows, bands[:, cell], out=rows)
-    # einsum's reduction loop handles the short runs along W better than pairwise adds of C-float
-    # slices (measured (256, 24, 24, 6): 0.28 vs 0.42 ms)
-    output = xp.einsum("ijk->ik", rows.reshape(batch * out_h * out_w, pool_w, channels))
-    if divisor != 1:
-        xp.divide(output, divisor, out=output)
-    return output.reshape(batch, out_h, out_w, channels)
+# Below this many input cells one thread is as fast: measured, 2 threads, (256, 24, 24, 6) (1.1M
+# cells) ran no faster in two chunks (a thread pool hand-off costs tens of us, the passes are
+# memory-bound).
+_PARALLEL_MIN_CELLS = 2**21
 
 
-def _average_rows_backward(grad, input_shape, geometry: PoolGeometry, divisor: int):
-    """Spread for ``_channels_last_rows``: divide the small gradient once, repeat each value
-    ``pool_w`` times along W (one row of the band), then copy that row ``pool_h`` times (whole rows).
-    """
-    xp = get_array_module(grad)
-    batch, height, width, channels = input_shape
+def _over_batch_chunks(loop, cells, arrays, scalars):
+    """``loop(*chunk_arrays, *scalars)`` for contiguous batch chunks, one per thread, on cnnkit's
+    thread pool (the compiled loops release the GIL). Every array is sliced along its batch axis,
+    so each call writes its own output cells: the result does not depend on the thread count."""
+    from .conv import _run_chunks, _thread_count
+
+    batch = arrays[0].shape[0]
+    count = min(_thread_count(), batch) if cells >= _PARALLEL_MIN_CELLS else 1
+    bounds = [batch * index // count for index in range(count + 1)] if count > 1 else [0, batch]
+    chunks = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+    _run_chunks(lambda chunk: loop(*(array[chunk] for array in arrays), *scalars), chunks)
+
+
+def _contiguous(array):
+    """``array`` itself when C-contiguous, else a C-contiguous copy (the loops compile for one layout)."""
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+
+@compiled
+def _average_rows_forward_loops(x, output, pool_h, pool_w, divisor):
+    """``output[n, i, j, c] = sum(x[n, i*pool_h + a, j*pool_w + b, c] over a, b) / divisor``."""
+    batch, out_h, out_w, channels = output.shape
+    if pool_h == 2 and pool_w == 2:
+        # the common 2x2 window spelled out: four loads and one store per output, in the general
+        # loop's order (measured (256, 24, 24, 6), 1 thread: 0.22 ms against the general loop's 0.56)
+        zero = divisor - divisor
+        for band in prange(batch * out_h):
+            item = band // out_h
+            row = band - item * out_h
+            upper, lower, target = x[item, 2 * row], x[item, 2 * row + 1], output[item, row]
+            for column in range(out_w):
+                left = 2 * column
+                for channel in range(channels):
+                    total = zero + upper[left, channel] + upper[left + 1, channel]
+                    total = total + lower[left, channel] + lower[left + 1, channel]
+                    target[column, channel] = total / divisor
+        return
+    for band in prange(batch * out_h):
+        item = band // out_h
+        row = band - item * out_h
+        target = output[item, row]
+        for column in range(out_w):
+            for channel in range(channels):
+                target[column, channel] = 0
+        for cell_y in range(pool_h):
+            source = x[item, row * pool_h + cell_y]
+            for column in range(out_w):
+                for cell_x in range(pool_w):
+                    start = column * pool_w + cell_x
+                    for channel in range(channels):
+                        target[column, channel] += source[start, channel]
+        for column in range(out_w):
+            for channel in range(channels):
+                target[column, channel] /= divisor
+
+
+@compiled
+def _average_rows_backward_loops(grad, grad_input, pool_h, pool_w, divisor):
+    """``grad_input[n, i*pool_h + a, j*pool_w + b, c] = grad[n, i, j, c] / divisor``: the first row
+    of each band is written, the band's other rows copy it."""
+    batch, out_h, out_w, channels = grad.shape
+    for band in prange(batch * out_h):
+        item = band // out_h
+        row = band - item * out_h
+        source = grad[item, row]
+        first = grad_input[item, row * pool_h]
+        for column in range(out_w):
+            for cell_x in range(pool_w):
+                start = column * pool_w + cell_x
+                for channel in range(channels):
+                    first[start, channel] = source[column, channel] / divisor
+        for cell_y in range(1, pool_h):
+            grad_input[item, row * pool_h + cell_y] = first
+
+
+@compiled
+def _average_tanh_backward_loops(grad, tanh_output, grad_input, pool_h, pool_w, divisor, one):
+    """``grad_input[n, y, x, c] = (grad[n, y // pool_h, x // pool_w, c] / divisor) * (one - t * t)``
+    with ``t = tanh_output[n, y, x, c]``: the pool's spread, then tanh's derivative."""
+    batch, out_h, out_w, channels = grad.shape
+    for band in prange(batch * out_h):
+        item = band // out_h
+        row = band - item * out_h
+        source = grad[item, row]
+        for cell_y in range(pool_h):
+            values = tanh_output[item, row * pool_h + cell_y]
+            target = grad_input[item, row * pool_h + cell_y]
+            for column in range(out_w):
+                for cell_x in range(pool_w):
+                    start = column * pool_w + cell_x
+                    for channel in range(channels):
+                        value = values[start, channel]
+                        target[start, channel] = (source[column, channel] / divisor) * (one - value * value)
+
+
+def _average_rows_forward(x, geometry: PoolGeometry):
+    """Window means for ``_compiled_rows_apply`` inputs (``_average_rows_forward_loops``)."""
+    x = _contiguous(x)
+    batch, _, _, channels = x.shape
     (pool_h, pool_w), (out_h, out_w) = geometry.pool_size, geometry.output_size
-    share = grad / divisor if divisor != 1 else grad
-    row = xp.repeat(share.reshape(batch * out_h * out_w, 1, channels), pool_w, axis=1)
-    row = row.reshape(batch * out_h, width * channels)
-    grad_input = xp.empty((batch * out_h, pool_h, width * channels), dtype=grad.dtype)
-    for cell in range(pool_h):
-        grad_input[:, cell] = row
-    return grad_input.reshape(input_shape)
+    output = np.empty((batch, out_h, out_w, channels), dtype=x.dtype)
+    _over_batch_chunks(_average_rows_forward_loops, x.size, (x, output), (pool_h, pool_w, x.dtype.type(pool_h * pool_w)))
+    return output
+
+
+def _average_rows_backward(grad, input_shape, geometry: PoolGeometry):
+    """Spread for ``_compiled_rows_apply`` gradients (``_average_rows_backward_loops``)."""
+    grad = _contiguous(grad)
+    pool_h, pool_w = geometry.pool_size
+    grad_input = np.empty(input_shape, dtype=grad.dtype)
+    divisor = grad.dtype.type(pool_h * pool_w)
+    _over_batch_chunks(_average_rows_backward_loops, grad_input.size, (grad, grad_input), (pool_h, pool_w, divisor))
+    return grad_input
 
 
 def tanh_average_pool_applies(x, geometry: PoolGeometry) -> bool:
     """True when ``average_pool_tanh_backward`` can serve an average pool over ``x`` (a tanh
-    output): 2-D channels_last windows that tile ``x`` exactly, ``x`` contiguous."""
-    return _channels_last_rows(x, geometry)
+    output): NumPy float32/float64, 2-D channels_last windows that tile ``x`` exactly."""
+    return _compiled_rows_apply(x, geometry)
 
 
 def average_pool_tanh_backward(grad, tanh_output, geometry: PoolGeometry):
     """Gradient with respect to ``z`` of ``average_pool(tanh(z))``, given ``tanh_output = tanh(z)``.
 
-    The pool's spread and tanh's derivative in one pass over the large array: ``1 - t**2`` is
-    formed in a fresh array and multiplied in place by the spread gradient, which is built only as
-    far as one row of each band (``pool_w`` repeats along W) and broadcast over the band's
-    ``pool_h`` rows, instead of materialising the spread gradient and multiplying it by a second
-    array. The products are the same numbers, in the same order, as the pool backward followed by
-    ``autograd.Tanh``'s backward. Measured on (128, 24, 24, 6): 0.52 -> 0.39 ms.
+    The pool's spread and tanh's derivative in one compiled pass over the large array
+    (``_average_tanh_backward_loops``): each cell is ``(grad / count) * (1 - t * t)``, the same
+    operations as the pool backward followed by ``autograd.Tanh``'s backward, without writing the
+    spread gradient out. Measured on (256, 24, 24, 6), 2 threads: 0.87 ms (NumPy, three passes)
+    -> 0.3-0.7 ms (the lower figure on a quiet machine).
 
     Shape: ``grad`` has the pool's output shape ``(N, H // pool_h, W // pool_w, C)``;
     ``tanh_output`` and the result have ``(N, H, W, C)`` (see ``tanh_average_pool_applies``).
+
+    Example:
+        >>> import numpy as np
+        >>> geometry = PoolGeometry(1, (2, 2), (2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1))
+        >>> t = np.zeros((1, 2, 2, 1), np.float32)
+        >>> average_pool_tanh_backward(np.ones((1, 1, 1, 1), np.float32), t, geometry).ravel()
+        array([0.25, 0.25, 0.25, 0.25], dtype=float32)
     """
-    xp = get_array_module(grad)
-    batch, height, width, channels = tanh_output.shape
-    (pool_h, pool_w), (out_h, out_w) = geometry.pool_size, geometry.output_size
-    divisor = pool_h * pool_w
-    share = grad / divisor if divisor != 1 else grad
-    row = xp.repeat(share.reshape(batch * out_h * out_w, 1, channels), pool_w, axis=1)
-    row = row.reshape(batch * out_h, 1, width * channels)
-    derivative = xp.square(tanh_output)
-    xp.subtract(1, derivative, out=derivative)
-    bands = derivative.reshape(batch * out_h, pool_h, width * channels)
-    xp.multiply(bands, row, out=bands)
-    return derivative
+    grad, tanh_output = _contiguous(grad), _contiguous(tanh_output)
+    pool_h, pool_w = geometry.pool_size
+    dtype = tanh_output.dtype.type
+    grad = grad.astype(tanh_output.dtype, copy=False)
+    grad_input = np.empty(tanh_output.shape, dtype=tanh_output.dtype)
+    _over_batch_chunks(
+        _average_tanh_backward_loops, grad_input.size, (grad, tanh_output, grad_input), (pool_h, pool_w, dtype(pool_h * pool_w), dtype(1))
+    )
+    return grad_input
 
 
 def average_pool_forward(x, geometry: PoolGeometry, count_include_pad: bool):
@@ -496,8 +596,8 @@ def average_pool_forward(x, geometry: PoolGeometry, count_include_pad: bool):
     Shape: as ``max_pool_forward``.
     """
     xp = get_array_module(x)
-    if _channels_last_rows(x, geometry):  # no padding: every window counts prod(pool_size) cells
-        return _average_rows_forward(x, geometry, math.prod(geometry.pool_size))
+    if _compiled_rows_apply(x, geometry):  # no padding: every window counts prod(pool_size) cells
+        return _average_rows_forward(x, geometry)
     divisor = _average_divisor(geometry, count_include_pad, x.ndim, x.dtype, xp)
     if geometry.tiles_without_overlap():
         output = _reduce_window_axes(_window_view(x, geometry), geometry, xp.add)
@@ -520,8 +620,8 @@ def average_pool_backward(grad, input_shape, geometry: PoolGeometry, count_inclu
     Shape: ``grad`` has the output's shape; the result has ``input_shape``.
     """
     xp = get_array_module(grad)
-    if _channels_last_rows(grad, geometry):
-        return _average_rows_backward(grad, input_shape, geometry, math.prod(geometry.pool_size))
+    if _compiled_rows_apply(grad, geometry):
+        return _average_rows_backward(grad, input_shape, geometry)
     divisor = _average_divisor(geometry, count_include_pad, grad.ndim, grad.dtype, xp)
     if geometry.tiles_without_overlap():
         grad_input = (xp.empty if geometry.tiles_exactly() else xp.zeros)(input_shape, dtype=grad.dtype)

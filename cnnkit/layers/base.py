@@ -130,6 +130,8 @@ class InputSpec:
     def check(self, shape, layer_name: str) -> None:
         """Raise a ValueError naming the expected and received shapes when ``shape`` does not fit."""
         shape = tuple(shape)
+        if self._fits(shape):  # every layer call checks its input: the messages are only built on failure
+            return
         prefix = f'Input 0 of layer "{layer_name}" is incompatible with the layer: '
         described = f" {self.description}" if self.description else ""
         if self.ndim is not None and len(shape) != self.ndim:
@@ -153,6 +155,20 @@ class InputSpec:
                     f"{prefix}expected axis {axis} of input shape{described} to have value {size}, "
                     f"but received input with shape {shape}."
                 )
+
+    def _fits(self, shape: tuple) -> bool:
+        """Whether ``shape`` passes every rule of ``check`` (the same rules, without the messages)."""
+        rank = len(shape)
+        if self.ndim is not None and rank != self.ndim:
+            return False
+        if self.min_ndim is not None and rank < self.min_ndim:
+            return False
+        for axis, size in self.axes.items():
+            if size is None or not -rank <= axis < rank:
+                continue
+            if shape[axis] is not None and shape[axis] != size:
+                return False
+        return True
 
 
 class Layer:
@@ -251,6 +267,7 @@ class Layer:
             raise ValueError(f"`autocast` must be a boolean. Received: autocast={autocast!r}")
         self.name = name
         self._dtype = _standardize_dtype(dtype)
+        self._dtype_object = np.dtype(self._dtype)  # for the fast dtype test in _convert_input
         self.autocast = bool(autocast)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._trainable = bool(trainable)
@@ -481,9 +498,14 @@ class Layer:
                     f"Layer '{self.name}' expects an array or Tensor as input. Received: inputs of type "
                     f"{type(inputs).__name__} ({error})"
                 ) from None
-        if not self.autocast or inputs.dtype == self._dtype:
+        if not self.autocast:
             return inputs
-        kind = inputs.dtype.kind
+        dtype = inputs.data.dtype
+        # NumPy's built-in dtypes are singletons, so an identity test settles the common case (input
+        # already in the layer's dtype) without comparing a dtype to the name string every call.
+        if dtype is self._dtype_object or dtype == self._dtype:
+            return inputs
+        kind = dtype.kind
         if kind == "f":
             return inputs.astype(self._dtype)  # differentiable cast
         if kind in "iub":

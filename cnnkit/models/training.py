@@ -401,9 +401,12 @@ class Model(Layer):
         expected = self._expected_input_shape()
         if expected is None:
             return
-        compatible = len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected[1:], shape[1:]))
-        if compatible:
-            return
+        if len(shape) == len(expected):
+            # Equal sizes (the usual case on every step) settle it in one tuple comparison.
+            if tuple(shape[1:]) == tuple(expected[1:]):
+                return
+            if all(e is None or e == s for e, s in zip(expected[1:], shape[1:])):
+                return
         hint = ""
         if len(shape) == len(expected) - 1:
             if expected[-1] == 1 and tuple(shape[1:]) == tuple(expected[1:-1]):
