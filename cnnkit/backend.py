@@ -8,6 +8,8 @@ The default float type is float32 (``floatx()``), as in Keras; float64 is used f
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 _FLOATX = "float32"
@@ -69,6 +71,30 @@ def set_num_threads(num_threads: int) -> None:
 
 
 _THREAD_LIMITER = None
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """Run the block with one BLAS thread (and one thread for cnnkit's own kernels), then restore
+    the previous count. For work that is itself spread over threads (``Model.predict`` runs
+    batches side by side): each thread then runs its products alone instead of every product
+    waking a second BLAS pool on cores that are already busy.
+
+    Yields:
+        The thread count in force before the block.
+
+    Example:
+        >>> import cnnkit
+        >>> with cnnkit.backend.single_threaded() as before:
+        ...     cnnkit.backend.get_num_threads()
+        1
+    """
+    before = get_num_threads()
+    set_num_threads(1)
+    try:
+        yield before
+    finally:
+        set_num_threads(before)
 
 
 def get_num_threads() -> int:

@@ -25,9 +25,10 @@ def _pads(padding, spatial, kernel_size, strides, dilation):
 # (batch, spatial, channels, filters, kernel_size, strides, dilation, padding, data_format, blocks)
 ROUTE_CASES = [
     (3, (28, 28), 1, 6, (5, 5), (1, 1), (1, 1), "valid", "channels_last", 2),  # LeNet conv1
-    (3, (12, 12), 6, 16, (5, 5), (1, 1), (1, 1), "valid", "channels_last", 1),  # LeNet conv2
-    (2, (9, 14), 3, 4, (3, 3), (1, 1), (1, 1), "valid", "channels_first", 2),
-    (2, (11, 16), 2, 3, (3, 3), (2, 2), (1, 1), "same", "channels_last", 2),  # stride, asymmetric same
+    (3, (12, 12), 6, 16, (5, 5), (1, 1), (1, 1), "valid", "channels_last", 2),  # LeNet conv2
+    (2, (9, 14), 3, 16, (3, 3), (1, 1), (1, 1), "valid", "channels_first", 3),
+    (2, (11, 16), 2, 16, (3, 3), (2, 2), (1, 1), "same", "channels_last", 2),  # stride, asymmetric same
+    (2, (9, 14), 3, 4, (3, 3), (1, 1), (1, 1), "valid", "channels_first", 1),  # too few filters to split
     (1, (10, 13), 3, 2, (2, 3), (1, 1), (2, 2), "same", "channels_last", 1),  # dilation
     (2, (12, 11), 2, 5, (3, 4), (2, 1), (1, 2), ((1, 2), (0, 3)), "channels_first", 1),
     (2, (7, 12), 4, 3, (4, 3), (1, 2), (1, 1), ((2, 0), (1, 1)), "channels_last", 1),
@@ -87,9 +88,9 @@ def test_row_toeplitz_single_channel_view_with_zero_stride_matches_torch():
 def test_row_toeplitz_finite_differences_float64():
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 5, 16, 2))
-    kernel = rng.standard_normal((3, 3, 2, 2))
-    bias = rng.standard_normal(2)
-    assert _geometry((5, 16), 2, 2, (3, 3), (1, 1), (1, 1), [(1, 1), (1, 1)])[1] == 2  # blocked
+    kernel = rng.standard_normal((3, 3, 2, 8))
+    bias = rng.standard_normal(8)
+    assert _geometry((5, 16), 2, 8, (3, 3), (1, 1), (1, 1), [(1, 1), (1, 1)])[1] == 2  # blocked
     check_finite_differences(lambda x, k, b: F.conv(x, k, padding=1, bias=b), [x, kernel, bias])
 
 
