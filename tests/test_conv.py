@@ -346,7 +346,7 @@ def _k(shape=(3, 3, 4, 2), dtype=np.float32):
         (dict(kernel=_k((3, 3, 2, 3))), ValueError, "filters=3"),
         (dict(kernel=_k((7, 3, 4, 2))), ValueError, "larger than the padded input"),
         (dict(kernel=_k((3, 3, 4, 2)), dilation_rate=3), ValueError, "spans 7 cells"),
-        (dict(inputs=_x((0, 6, 6, 4))), ValueError, "inputs.shape=(0, 6, 6, 4)"),
+        (dict(inputs=_x((1, 0, 6, 4))), ValueError, "inputs.shape=(1, 0, 6, 4)"),  # an empty batch is valid
         (dict(kernel=_k((3, 0, 4, 2))), ValueError, "kernel.shape=(3, 0, 4, 2)"),
         (dict(strides=0), ValueError, "strides=0"),
         (dict(strides=(1, -2)), ValueError, "strides=(1, -2)"),

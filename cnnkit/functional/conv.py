@@ -213,9 +213,13 @@ def _check_inputs_and_kernel(inputs, kernel, op_name, kernel_description):
             f"`kernel` and `inputs` of {op_name} must have the same dtype; convert one, e.g. "
             f"kernel.astype({str(x.dtype)!r}). Received: inputs.dtype={x.dtype}, kernel.dtype={kernel.dtype}"
         )
-    for name, tensor in (("inputs", x), ("kernel", kernel)):
-        if 0 in tensor.shape:
-            raise ValueError(f"`{name}` of {op_name} must not have an empty axis. Received: {name}.shape={tuple(tensor.shape)}")
+    # an empty batch is fine (an empty result, as in PyTorch); an empty image or kernel axis is not
+    for name, tensor, axes in (("inputs", x, x.shape[1:]), ("kernel", kernel, kernel.shape)):
+        if 0 in axes:
+            raise ValueError(
+                f"`{name}` of {op_name} must not have an empty {'spatial or channel ' if name == 'inputs' else ''}axis. "
+                f"Received: {name}.shape={tuple(tensor.shape)}"
+            )
     return x, kernel, num_spatial
 
 
@@ -300,6 +304,8 @@ def _conv_padding(padding, num_spatial, input_size, kernel_size, strides, dilati
 
 
 def _check_kernel_fits(input_size, kernel_size, dilation, pads, op_name, shapes_note):
+    """``shapes_note``: the "Received: ..." text, or a function returning it (formatted only for an
+    error: this check runs on every call)."""
     for axis, (size, k, d, (before, after)) in enumerate(zip(input_size, kernel_size, dilation, pads)):
         span = effective_kernel_size(k, d)
         if size + before + after < span:
@@ -307,7 +313,8 @@ def _check_kernel_fits(input_size, kernel_size, dilation, pads, op_name, shapes_
                 f"The kernel of {op_name} is larger than the padded input along spatial axis {axis}: it "
                 f"spans {span} cells (kernel size {k}, dilation {d}) but the input has {size} + "
                 f"{before} + {after} (padding) = {size + before + after}. Use a smaller kernel or "
-                f"dilation, or more padding ('same'). Received: {shapes_note}"
+                f"dilation, or more padding ('same'). Received: "
+                f"{shapes_note() if callable(shapes_note) else shapes_note}"
             )
 
 
@@ -390,13 +397,15 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     channels_first = normalize_data_format(data_format) == "channels_first"
     channels = _channels(x, channels_first)
     group_channels, filters = kernel.shape[-2], kernel.shape[-1]
-    shapes_note = f"inputs.shape={tuple(x.shape)}, kernel.shape={tuple(kernel.shape)}, data_format={data_format!r}"
+    def shapes_note():  # for error messages only
+        return f"inputs.shape={tuple(x.shape)}, kernel.shape={tuple(kernel.shape)}, data_format={data_format!r}"
+
     if channels % group_channels != 0:
         raise ValueError(
             f"The input of conv has {channels} channels, which is not a multiple of the kernel's "
             f"input-channel axis kernel.shape[-2]={group_channels} (groups = in_channels // "
             f"kernel.shape[-2] must be a whole number). Check data_format and the kernel layout "
-            f"(*kernel_size, in_channels // groups, filters). Received: {shapes_note}"
+            f"(*kernel_size, in_channels // groups, filters). Received: {shapes_note()}"
         )
     groups = channels // group_channels
     if filters % groups != 0:

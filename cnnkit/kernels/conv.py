@@ -420,8 +420,8 @@ def _batch_chunks(batch, work):
 def _run_chunks(task, chunks):
     """``[task(chunk) for chunk in chunks]``, the chunks on a thread pool when there are several."""
     global _EXECUTOR
-    if len(chunks) == 1:
-        return [task(chunks[0])]
+    if len(chunks) <= 1:  # one chunk (or none: an empty batch) runs here
+        return [task(chunk) for chunk in chunks]
     with _EXECUTOR_LOCK:
         if _EXECUTOR is None or _EXECUTOR._max_workers < len(chunks):
             import concurrent.futures

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 import cnnkit.functional as cf
 from cnnkit import layers as L
+from cnnkit.autograd import Tensor
 
 x4 = np.random.default_rng(0).random((2, 5, 5, 3)).astype(np.float32)
 x2 = np.random.default_rng(1).random((2, 4)).astype(np.float32)
@@ -300,6 +301,36 @@ def test_empty_batch_gives_torchs_empty_output(ours, theirs):
     expected = tuple(theirs(torch.tensor(EMPTY)).shape)
     output = ours(EMPTY)
     assert tuple(output.shape) == expected
+
+
+@pytest.mark.parametrize("ours, theirs, kernel", [
+    (lambda x, k: cf.conv(x, k, data_format="channels_first"), lambda t, k: F.conv2d(t, k), (3, 3, 3, 4)),
+    (lambda x, k: cf.conv(x, k, strides=2, padding="same", data_format="channels_first"),
+     lambda t, k: F.conv2d(t, k, stride=2, padding=1), (3, 3, 3, 4)),
+    (lambda x, k: cf.conv(x, k, data_format="channels_first"), lambda t, k: F.conv2d(t, k), (5, 5, 3, 2)),  # LeNet-like
+    (lambda x, k: cf.depthwise_conv(x, k, data_format="channels_first"), lambda t, k: F.conv2d(t, k, groups=3),
+     (3, 3, 3, 1)),
+    (lambda x, k: cf.conv_transpose(x, k, strides=2, data_format="channels_first"),
+     lambda t, k: F.conv_transpose2d(t, k, stride=2), (2, 2, 4, 3)),
+])
+def test_empty_batch_convolutions_give_torchs_empty_output_and_gradients(ours, theirs, kernel):
+    """An empty batch is valid input (PyTorch returns an empty output); the kernel gradient is zero."""
+    kernel = np.ones(kernel, np.float32)
+    x = Tensor(EMPTY, requires_grad=True)
+    w = Tensor(kernel, requires_grad=True)
+    output = ours(x, w)
+    assert tuple(output.shape) == tuple(theirs(torch.tensor(EMPTY), _torch_kernel(theirs, kernel)).shape)
+    output.sum().backward()
+    assert x.grad.shape == EMPTY.shape and w.grad.shape == kernel.shape and not w.grad.any()
+
+
+def _torch_kernel(theirs, kernel):
+    """A Keras-layout kernel in the layout of the torch function ``theirs`` calls."""
+    if "conv_transpose2d" in theirs.__code__.co_names:  # (kh, kw, out, in) -> (in, out, kh, kw)
+        return torch.tensor(kernel.transpose(3, 2, 0, 1).copy())
+    if kernel.shape[3] == 1:  # depthwise (kh, kw, C, 1) -> (C, 1, kh, kw)
+        return torch.tensor(kernel.transpose(2, 3, 0, 1).copy())
+    return torch.tensor(kernel.transpose(3, 2, 0, 1).copy())  # (kh, kw, in, out) -> (out, in, kh, kw)
 
 
 def test_softmax_over_an_empty_axis_is_empty_as_in_torch():
