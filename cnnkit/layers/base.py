@@ -469,9 +469,29 @@ class Layer:
         raise NotImplementedError(f"Layer {type(self).__name__} does not implement `call()`.")
 
     def compute_output_shape(self, input_shape) -> tuple:
-        raise NotImplementedError(
-            f"Layer {type(self).__name__} should implement `def compute_output_shape(self, input_shape)`."
-        )
+        """The output shape for ``input_shape`` (batch axis included), found by running ``call``
+        once on one sample of zeros.
+
+        Keras infers it by tracing ``call`` symbolically, so a user's layer needs only ``call``;
+        cnnkit has no symbolic tensors, and one sample costs little. Every built-in layer states
+        its shape instead (no computation). A layer whose ``call`` draws random numbers advances
+        ``cnnkit.random``'s generator here: such a layer should override this method.
+
+        Raises:
+            NotImplementedError: a size other than the batch is unknown (None), so no sample can
+                be made; implement ``compute_output_shape``.
+        """
+        from ..autograd import no_grad
+
+        shape = standardize_shape(input_shape)
+        if not shape or any(size is None for size in shape[1:]):
+            raise NotImplementedError(
+                f"Layer {type(self).__name__} cannot infer its output shape for input_shape={shape} "
+                f"(only the batch size may be None): implement `def compute_output_shape(self, input_shape)`."
+            )
+        with no_grad():
+            output = self.call(Tensor(np.zeros((1,) + tuple(shape[1:]), dtype=self.dtype or floatx())))
+        return (shape[0],) + tuple(output.shape[1:])
 
     def _check_input_shape(self, input_shape) -> tuple:
         """Standardise a shape (with batch axis) and check it against ``input_spec``."""
