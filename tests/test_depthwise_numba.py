@@ -201,17 +201,10 @@ def test_import_cnnkit_does_not_import_numba():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("spatial, multiplier, needs", [((9, 8), 1, (True, True, True)), ((11,), 2, (True, False, True)),
-                                                          ((7, 6), 2, (False, True, False))])
-def test_combined_backward_entry_matches_torch(spatial, multiplier, needs):
-    """``conv_backward_depthwise`` (all gradients from one sweep) against PyTorch's autograd."""
-    rng = np.random.default_rng(13)
-    channels, num_spatial = 3, len(spatial)
-    kernel_size, strides, dilation = (3, 2)[:num_spatial], (1, 2)[:num_spatial], (2, 1)[:num_spatial]
-    pads = _pads("same", spatial, kernel_size, strides, dilation)
-    x = rng.standard_normal((2, *spatial, channels)).astype(np.float32)
-    kernel = rng.standard_normal((*kernel_size, 1, channels * multiplier)).astype(np.float32)
-    bias = rng.standard_normal(channels * multiplier).astype(np.float32)
+def _check_combined_backward(x, kernel, bias, kernel_size, strides, dilation, pads, needs, rng):
+    """Forward with ``keep_columns``, then ``conv_backward_depthwise`` (all gradients from one
+    sweep) for the ``needs`` subset, against PyTorch's autograd; returns nothing, asserts."""
+    channels, multiplier, spatial = x.shape[-1], kernel.shape[-1] // x.shape[-1], x.shape[1:-1]
     output, saved, _ = conv_kernels.conv_forward(x, kernel, strides, dilation, pads, channels, bias=bias, keep_columns=True)
     upstream = rng.standard_normal(output.shape).astype(np.float32)
     grads = conv_kernels.conv_backward_depthwise(upstream, kernel, saved, kernel.shape, channels, spatial, strides,
@@ -227,3 +220,38 @@ def test_combined_backward_entry_matches_torch(spatial, multiplier, needs):
         theirs = leaf.grad.numpy()
         assert ours.dtype == np.float32
         np.testing.assert_allclose(ours.reshape(theirs.shape), theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
+
+
+@pytest.mark.parametrize("spatial, multiplier, needs", [((9, 8), 1, (True, True, True)), ((11,), 2, (True, False, True)),
+                                                          ((7, 6), 2, (False, True, False))])
+def test_combined_backward_entry_matches_torch(spatial, multiplier, needs):
+    """``conv_backward_depthwise`` (all gradients from one sweep) against PyTorch's autograd."""
+    rng = np.random.default_rng(13)
+    channels, num_spatial = 3, len(spatial)
+    kernel_size, strides, dilation = (3, 2)[:num_spatial], (1, 2)[:num_spatial], (2, 1)[:num_spatial]
+    pads = _pads("same", spatial, kernel_size, strides, dilation)
+    x = rng.standard_normal((2, *spatial, channels)).astype(np.float32)
+    kernel = rng.standard_normal((*kernel_size, 1, channels * multiplier)).astype(np.float32)
+    bias = rng.standard_normal(channels * multiplier).astype(np.float32)
+    _check_combined_backward(x, kernel, bias, kernel_size, strides, dilation, pads, needs, rng)
+
+
+@pytest.mark.parametrize("spatial, kernel_size, strides, dilation, padding, needs", [
+    ((9, 8), (3, 3), (1, 1), (1, 1), "same", (True, True, True)),
+    ((7, 10), (2, 3), (2, 1), (1, 2), "same", (True, True, True)),
+    ((6, 2), (3, 3), (1, 1), (1, 1), "same", (True, True, False)),  # narrower than the kernel: edges only
+    ((8, 9), (5, 3), (3, 1), (2, 3), ((2, 1), (0, 4)), (True, False, True)),
+    ((5, 7), (1, 3), (1, 1), (1, 1), "valid", (False, True, True)),
+    ((12,), (3,), (1,), (2,), "causal", (True, True, True)),
+])
+def test_specialised_backward_matches_torch(spatial, kernel_size, strides, dilation, padding, needs):
+    """The specialised backward loops (multiplier 1, 3 columns wide, column stride 1) against PyTorch:
+    edges, dilation, row strides, explicit and causal padding, every gradient subset."""
+    rng = np.random.default_rng(17)
+    channels = 5
+    pads = _pads(padding, spatial, kernel_size, strides, dilation)
+    x = rng.standard_normal((3, *spatial, channels)).astype(np.float32)
+    kernel = rng.standard_normal((*kernel_size, 1, channels)).astype(np.float32)
+    bias = rng.standard_normal(channels).astype(np.float32)
+    assert depthwise_kernels._specialised_backward(channels, channels, kernel_size[-1], strides[-1])
+    _check_combined_backward(x, kernel, bias, kernel_size, strides, dilation, pads, needs, rng)
