@@ -75,12 +75,15 @@ def test_bias_conv_matches_torch(row_bias_calls, folded_bias_calls, batch, spati
         assert row_bias_calls and all(width == output.shape[-2] * filters for width in row_bias_calls)
 
 
-def test_row_bias_conv1d_matches_torch(row_bias_calls):
-    """A 1-D convolution's output (N, L, F): rows of L * F floats."""
+@pytest.mark.parametrize("length, folded", [(20, True), (21, False)])
+def test_bias_conv1d_matches_torch(row_bias_calls, folded_bias_calls, length, folded):
+    """A 1-D convolution: an even output length takes the row-Toeplitz route in blocks of two (bias
+    folded in, 3 + 1 taps * 4 channels + the bias row); an odd one im2col, the bias added over rows
+    of L * F floats."""
     import torch
 
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((3, 20, 4)).astype(np.float32)
+    x = rng.standard_normal((3, length, 4)).astype(np.float32)
     kernel = rng.standard_normal((3, 4, 5)).astype(np.float32)
     bias = rng.standard_normal(5).astype(np.float32)
 
@@ -88,7 +91,10 @@ def test_row_bias_conv1d_matches_torch(row_bias_calls):
         return torch.nn.functional.conv1d(x.transpose(1, 2), kernel.permute(2, 1, 0), bias).transpose(1, 2)
 
     compare_with_torch(lambda x, kernel, bias: F.conv(x, kernel, bias=bias), theirs, [x, kernel, bias])
-    assert row_bias_calls == [18 * 5]
+    if folded:
+        assert row_bias_calls == [] and set(folded_bias_calls) == {(3 + 1) * 4 + 1}
+    else:
+        assert folded_bias_calls == [] and row_bias_calls == [(length - 2) * 5]
 
 
 @pytest.mark.parametrize("spatial, channels, kernel_size, toeplitz", [

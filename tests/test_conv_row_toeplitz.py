@@ -129,3 +129,80 @@ def test_im2col_route_still_matches_torch(monkeypatch, batch, spatial, channels,
     """test_conv's 2-D cases with the row-Toeplitz route switched off: the general route stays verified."""
     monkeypatch.setattr(conv_kernels, "_ROW_TOEPLITZ_MAX_EXPANSION", 0.0)
     test_conv2d_matches_torch(batch, spatial, channels, kernel_size, strides, dilation, groups, padding, data_format)
+
+
+# ----- 1-D: height-1 images in blocks of two outputs ---------------------------------------------
+# (batch, length, channels, filters, kernel_size, padding, data_format)
+ROUTE_CASES_1D = [
+    (3, 20, 4, 5, 3, "valid", "channels_last"),
+    (1, 16, 3, 8, 2, "same", "channels_last"),  # even kernel: padding (0, 1)
+    (2, 16, 6, 128, 5, "same", "channels_first"),  # the most filters the route takes
+    (3, 14, 2, 3, 4, "causal", "channels_last"),
+    (2, 11, 5, 4, 3, ((2, 3),), "channels_last"),  # explicit, asymmetric: 11 + 5 - 2 = 14 outputs
+]
+
+
+def _plan_1d(length, channels, filters, kernel_size, padding, strides=1, dilation=1):
+    pads = [tf_same_pads(length, kernel_size, strides, dilation)] if padding == "same" else (
+        [(0, 0)] if padding == "valid" else [(dilation * (kernel_size - 1), 0)] if padding == "causal"
+        else [tuple(padding[0])])
+    return conv_kernels._row_toeplitz_plan((length,), (kernel_size, channels, filters), (strides,), (dilation,), pads, 1)
+
+
+@pytest.mark.parametrize("batch, length, channels, filters, kernel_size, padding, data_format", ROUTE_CASES_1D)
+def test_row_toeplitz_conv1d_matches_torch(batch, length, channels, filters, kernel_size, padding, data_format):
+    import torch
+
+    plan = _plan_1d(length, channels, filters, kernel_size, padding)
+    assert plan is not None and plan[1] and plan[0][0] == 2  # the 1-D route, blocks of two
+    channels_first = data_format == "channels_first"
+    rng = np.random.default_rng(length * 7 + filters)
+    x = rng.standard_normal((batch, channels, length) if channels_first else (batch, length, channels)).astype(np.float32)
+    kernel = rng.standard_normal((kernel_size, channels, filters)).astype(np.float32)
+    bias = rng.standard_normal(filters).astype(np.float32)
+    if padding == "same":
+        pads = tf_same_pads(length, kernel_size, 1, 1)
+    elif padding == "valid":
+        pads = (0, 0)
+    elif padding == "causal":
+        pads = (kernel_size - 1, 0)
+    else:
+        pads = tuple(padding[0])
+
+    def theirs(x, kernel, bias):
+        x = x if channels_first else x.transpose(1, 2)
+        y = torch.nn.functional.conv1d(torch.nn.functional.pad(x, pads), kernel.permute(2, 1, 0), bias)
+        return y if channels_first else y.transpose(1, 2)
+
+    output = compare_with_torch(lambda x, k, b: F.conv(x, k, 1, padding, data_format, bias=b), theirs, [x, kernel, bias])
+    assert output.dtype == np.float32
+
+
+@pytest.mark.parametrize("length, filters, strides, dilation", [(20, 129, 1, 1), (21, 8, 1, 1), (20, 8, 2, 1), (20, 8, 1, 2)])
+def test_row_toeplitz_conv1d_route_is_declined(length, filters, strides, dilation):
+    """Many filters (im2col's product is wide already), an odd output length, strides, dilation."""
+    assert _plan_1d(length, 4, filters, 3, "valid", strides, dilation) is None
+
+
+def test_row_toeplitz_conv1d_finite_differences_float64():
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 10, 3))
+    kernel = rng.standard_normal((3, 3, 4))
+    bias = rng.standard_normal(4)
+    assert _plan_1d(10, 3, 4, 3, "same")[1]
+    check_finite_differences(lambda x, k, b: F.conv(x, k, padding="same", bias=b), [x, kernel, bias])
+
+
+def test_row_toeplitz_conv1d_transpose_matches_torch():
+    """A stride-1 1-D transposed convolution is the route's input gradient run forwards."""
+    import torch
+
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 10, 4)).astype(np.float32)
+    kernel = rng.standard_normal((3, 5, 4)).astype(np.float32)  # Keras: (k, filters, in_channels)
+    assert _plan_1d(12, 5, 4, 3, "valid") is not None  # the convolution it transposes: 12 -> 10
+
+    def theirs(x, kernel):
+        return torch.nn.functional.conv_transpose1d(x.transpose(1, 2), kernel.permute(2, 1, 0)).transpose(1, 2)
+
+    compare_with_torch(lambda x, k: F.conv_transpose(x, k), theirs, [x, kernel])
