@@ -49,7 +49,7 @@ def folded_bias_calls(monkeypatch):
 CASES = [
     (3, (28, 28), 1, 6, (5, 5), [(0, 0), (0, 0)], True),  # LeNet conv1
     (3, (12, 12), 6, 16, (5, 5), [(0, 0), (0, 0)], True),  # LeNet conv2
-    (2, (40, 40), 2, 5, (3, 3), [(1, 1), (1, 1)], False),  # too wide for the band: im2col
+    (2, (40, 41), 2, 5, (3, 3), [(1, 1), (1, 1)], False),  # too wide for the band, odd width: im2col
 ]
 
 
@@ -98,7 +98,7 @@ def test_bias_conv1d_matches_torch(row_bias_calls, folded_bias_calls, length, fo
 
 
 @pytest.mark.parametrize("spatial, channels, kernel_size, toeplitz", [
-    ((14, 14), 1, (5, 5), True), ((14, 18), 2, (3, 3), True), ((5, 30), 2, (3, 3), False),
+    ((14, 14), 1, (5, 5), True), ((14, 18), 2, (3, 3), True), ((5, 31), 2, (3, 3), False),
 ])
 def test_bias_finite_differences_float64(row_bias_calls, folded_bias_calls, spatial, channels, kernel_size, toeplitz):
     rng = np.random.default_rng(4)

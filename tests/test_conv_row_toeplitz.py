@@ -128,6 +128,7 @@ def test_im2col_route_still_matches_torch(monkeypatch, batch, spatial, channels,
                                           padding, data_format):
     """test_conv's 2-D cases with the row-Toeplitz route switched off: the general route stays verified."""
     monkeypatch.setattr(conv_kernels, "_ROW_TOEPLITZ_MAX_EXPANSION", 0.0)
+    monkeypatch.setattr(conv_kernels, "_ROW_TOEPLITZ_PAIRS_MAX_CHANNELS", 0)
     test_conv2d_matches_torch(batch, spatial, channels, kernel_size, strides, dilation, groups, padding, data_format)
 
 
@@ -206,3 +207,55 @@ def test_row_toeplitz_conv1d_transpose_matches_torch():
         return torch.nn.functional.conv_transpose1d(x.transpose(1, 2), kernel.permute(2, 1, 0)).transpose(1, 2)
 
     compare_with_torch(lambda x, k: F.conv_transpose(x, k), theirs, [x, kernel])
+
+
+# ----- larger images, few channels: blocks of two output columns ----------------------------------
+# (batch, spatial, channels, filters, kernel_size, padding, data_format)
+PAIR_CASES = [
+    (2, (20, 22), 3, 4, (3, 3), "same", "channels_last"),
+    (1, (9, 40), 5, 7, (5, 5), "valid", "channels_last"),  # 36 output columns
+    (2, (7, 26), 64, 8, (2, 3), ((1, 0), (1, 1)), "channels_first"),  # the most channels the rule takes
+    (1, (6, 24), 2, 128, (3, 2), "same", "channels_last"),  # the most filters; even kernel width
+]
+
+
+def _pair_plan(spatial, channels, filters, kernel_size, padding, strides=(1, 1), dilation=(1, 1)):
+    pads = _pads(padding, spatial, kernel_size, strides, dilation)
+    return conv_kernels._row_toeplitz_plan(spatial, (*kernel_size, channels, filters), strides, dilation, pads, 1)
+
+
+@pytest.mark.parametrize("batch, spatial, channels, filters, kernel_size, padding, data_format", PAIR_CASES)
+def test_row_toeplitz_pairs_match_torch(batch, spatial, channels, filters, kernel_size, padding, data_format):
+    pads = _pads(padding, spatial, kernel_size, (1, 1), (1, 1))
+    assert _geometry(spatial, channels, filters, kernel_size, (1, 1), (1, 1), pads) is None  # not a small image
+    plan = _pair_plan(spatial, channels, filters, kernel_size, padding)
+    assert plan is not None and plan[0][0] == 2 and not plan[1]  # blocks of two output columns
+    channels_first = data_format == "channels_first"
+    rng = np.random.default_rng(sum(spatial) + channels * 3 + filters)
+    x, kernel, bias = random_case(rng, batch, spatial, channels, kernel_size, channels, filters, channels_first)
+
+    def ours(x, kernel, bias):
+        return F.conv(x, kernel, 1, padding, data_format, bias=bias)
+
+    output = compare_with_torch(ours, make_torch_conv((1, 1), (1, 1), pads, 1, channels_first), [x, kernel, bias])
+    assert output.dtype == np.float32
+
+
+@pytest.mark.parametrize("spatial, channels, filters, strides, dilation", [
+    ((9, 40), 65, 4, (1, 1), (1, 1)),  # too many channels
+    ((9, 40), 4, 129, (1, 1), (1, 1)),  # too many filters
+    ((9, 41), 4, 4, (1, 1), (1, 1)),  # odd output width (39)
+    ((9, 40), 4, 4, (1, 2), (1, 1)),  # strided
+    ((9, 40), 4, 4, (1, 1), (2, 1)),  # dilated
+])
+def test_row_toeplitz_pairs_are_declined(spatial, channels, filters, strides, dilation):
+    assert _pair_plan(spatial, channels, filters, (3, 3), "valid", strides, dilation) is None
+
+
+def test_row_toeplitz_pairs_finite_differences_float64():
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 4, 24, 2))
+    kernel = rng.standard_normal((3, 3, 2, 3))
+    bias = rng.standard_normal(3)
+    assert _pair_plan((4, 24), 2, 3, (3, 3), "same")[0][0] == 2
+    check_finite_differences(lambda x, k, b: F.conv(x, k, padding="same", bias=b), [x, kernel, bias])
