@@ -285,6 +285,15 @@ def max_pool_forward(x, geometry: PoolGeometry, keep_route: bool):
             return output, None
         mask = xp.equal(view, _spread_over_windows(output, geometry))
         if int(xp.count_nonzero(mask)) != output.size:  # ties (or NaN): keep PyTorch's first maximum
+            nan_windows = xp.isnan(output)
+            if nan_windows.any():
+                # A window holding NaN has a NaN maximum, which equals nothing: PyTorch routes its
+                # gradient to the window's last NaN (the first one counted from the end).
+                last_nan = xp.isnan(view) & _spread_over_windows(nan_windows, geometry)
+                axes = _window_axes(geometry)
+                _keep_first_true(last_nan[tuple(slice(None, None, -1) if axis in axes else slice(None)
+                                                for axis in range(last_nan.ndim))], axes)
+                mask |= last_nan
             _keep_first_true(mask, _window_axes(geometry))
         return output, MaxPoolRoute(mask=mask)
 
@@ -309,6 +318,18 @@ def max_pool_forward(x, geometry: PoolGeometry, keep_route: bool):
             change *= takes
             target += change
         xp.maximum(current, candidate, out=current)
+    if keep_route and xp.isnan(output).any():
+        # PyTorch routes a NaN window's gradient to its last NaN cell: set those winners (last cell
+        # first, so the first NaN met is the last in window order)
+        settled = xp.zeros(output.shape, dtype=bool)
+        for number in reversed(range(len(offsets))):
+            slices = _offset_slices(geometry, offsets[number], x.ndim)
+            if slices is None:
+                continue
+            output_index, input_index = slices
+            takes = xp.isnan(x[input_index]) & ~settled[output_index]
+            winner[output_index][takes] = number
+            settled[output_index] |= takes
     return output, (MaxPoolRoute(offset=winner) if keep_route else None)
 
 
