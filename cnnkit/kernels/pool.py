@@ -439,8 +439,9 @@ def _average_divisor(geometry: PoolGeometry, count_include_pad: bool, ndim: int,
 # several passes: rows added, an einsum along W, a division). The loops below make one pass over
 # (image, output row) bands; large inputs are split into batch chunks, one per thread
 # (``_over_batch_chunks``). Each output cell (forward) and each input cell (backward) is written by
-# exactly one iteration, so the result is the same for any thread count. Sums run over the window in row-major order starting from zero
-# and are divided once by the cell count, as PyTorch's channels-last kernel does; the backward
+# exactly one iteration, so the result is the same for any thread count. Sums run over the window in
+# row-major order starting from zero and are divided once by the cell count, as PyTorch's
+# channels-last kernel does; the backward
 # divides each output gradient by the count and copies it to the window's cells, as PyTorch does.
 # Typed scalars (``divisor``, ``one``) come from the caller in the array's dtype: float32 stays
 # float32 inside the loops (an untyped ``1`` would make numba compute in float64).
