@@ -42,3 +42,29 @@ def test_import_cnnkit_does_not_import_numba():
     code = "import sys, cnnkit, cnnkit.kernels.conv, cnnkit.kernels.pool; print('numba' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_kernel_still_compiles_where_no_cache_folder_is_writable(monkeypatch):
+    """numba refuses ``cache=True`` when it finds no writable folder (a read-only install and no
+    home directory): the kernel is then compiled without a cache."""
+    import numba
+
+    real_njit = numba.njit
+    refused = []
+
+    def njit(*args, **options):
+        if options.get("cache"):
+            refused.append(options)
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_njit(*args, **options)
+
+    monkeypatch.setattr(numba, "njit", njit)
+
+    @compiled
+    def add_one(x, out):
+        for i in prange(x.shape[0]):
+            out[i] = x[i] + 1
+
+    out = np.empty(3, np.float32)
+    add_one(np.zeros(3, np.float32), out)
+    assert refused and out.tolist() == [1.0, 1.0, 1.0]

@@ -70,7 +70,11 @@ def compiled(function):
         """The numba-compiled function (compiled lazily, per argument types, on its first call)."""
         if "kernel" not in state:
             numba = _numba()
-            state["kernel"] = numba.njit(cache=True, nogil=True)(_with_numba_prange(function, numba))
+            python = _with_numba_prange(function, numba)
+            try:
+                state["kernel"] = numba.njit(cache=True, nogil=True)(python)
+            except RuntimeError:  # no writable cache folder anywhere (read-only install, no home):
+                state["kernel"] = numba.njit(nogil=True)(python)  # compile in every process instead
         return state["kernel"]
 
     @functools.wraps(function)
