@@ -31,8 +31,11 @@ Rules every compiled kernel here follows:
 from __future__ import annotations
 
 import functools
+import threading
 
 __all__ = ["compiled", "prange"]
+
+_COMPILE_LOCK = threading.RLock()
 
 
 def _numba():
@@ -68,13 +71,14 @@ def compiled(function):
 
     def dispatcher():
         """The numba-compiled function (compiled lazily, per argument types, on its first call)."""
-        if "kernel" not in state:
-            numba = _numba()
-            python = _with_numba_prange(function, numba)
-            try:
-                state["kernel"] = numba.njit(cache=True, nogil=True)(python)
-            except RuntimeError:  # no writable cache folder anywhere (read-only install, no home):
-                state["kernel"] = numba.njit(nogil=True)(python)  # compile in every process instead
+        with _COMPILE_LOCK:  # the first calls may come from several threads at once: compile once
+            if "kernel" not in state:
+                numba = _numba()
+                python = _with_numba_prange(function, numba)
+                try:
+                    state["kernel"] = numba.njit(cache=True, nogil=True)(python)
+                except RuntimeError:  # no writable cache folder anywhere (read-only install, no home):
+                    state["kernel"] = numba.njit(nogil=True)(python)  # compile in every process instead
         return state["kernel"]
 
     @functools.wraps(function)
