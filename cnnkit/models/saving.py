@@ -150,7 +150,23 @@ def write_safetensors(path, tensors: dict, metadata: dict | None = None) -> None
 
     # np.require keeps 0-d arrays 0-d (np.ascontiguousarray would make them 1-d).
     arrays = {name: np.require(array, requirements="C") for name, array in tensors.items()}
-    _atomic_write_bytes(path, save(arrays, metadata=metadata))
+    _atomic_write_bytes(path, _with_sorted_header(save(arrays, metadata=metadata)))
+
+
+def _with_sorted_header(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys in sorted order.
+
+    The safetensors package writes the header (and its ``__metadata__``) in hash-map order, so two
+    saves of the same model differed byte for byte. Sorted, equal models give equal files (checksums
+    and version control see no change). Only the header is rewritten: tensor offsets count from the
+    end of the header, and the header is padded with spaces to a multiple of 8 bytes as the format
+    asks.
+    """
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + length :]
 
 
 def _invalid(path, reason: str) -> ValueError:

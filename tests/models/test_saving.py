@@ -264,3 +264,29 @@ def test_unbuilt_model_cannot_be_saved(tmp_path):
     model.save(tmp_path / "x.cnnkit")
     with pytest.raises(FileExistsError):
         model.save(tmp_path / "x.cnnkit", overwrite=False)
+
+
+def test_equal_models_save_to_equal_bytes(tmp_path):
+    """The header is written with sorted keys: saving the same model twice gives the same file (the
+    safetensors package alone writes its metadata in hash-map order), which any reader still loads."""
+    import hashlib
+
+    from safetensors.numpy import load_file
+
+    from cnnkit.models import load_model
+    from cnnkit.zoo import lenet5
+
+    model = lenet5()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    digests = set()
+    for index in range(3):
+        path = tmp_path / f"model{index}.keras"
+        model.save(path)
+        data = path.read_bytes()
+        assert int.from_bytes(data[:8], "little") % 8 == 0  # the header stays 8-byte aligned
+        digests.add(hashlib.sha256(data).hexdigest())
+    assert len(digests) == 1
+    assert sorted(load_file(tmp_path / "model0.keras")) == sorted(load_file(tmp_path / "model2.keras"))
+    restored = load_model(tmp_path / "model1.keras")
+    for ours, theirs in zip(model.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
