@@ -255,3 +255,55 @@ def test_specialised_backward_matches_torch(spatial, kernel_size, strides, dilat
     bias = rng.standard_normal(channels).astype(np.float32)
     assert depthwise_kernels._specialised_backward(channels, channels, kernel_size[-1], strides[-1])
     _check_combined_backward(x, kernel, bias, kernel_size, strides, dilation, pads, needs, rng)
+
+
+@pytest.mark.parametrize("spatial, padding, needs", [
+    ((9, 13), "same", (True, True, True)),  # interior blocks of 4, a leftover column, borders
+    ((7, 6), "valid", (True, True, True)),  # no padding: every column interior
+    ((3, 2), "same", (True, True, True)),  # narrower than a block: edges only
+    ((10, 11), ((2, 0), (0, 3)), (True, False, True)),  # asymmetric explicit padding
+    ((8, 9), ((0, 2), (2, 1)), (False, True, True)),
+    ((6, 12), "same", (True, True, False)),
+])
+def test_register_blocked_3x3_matches_torch(spatial, padding, needs):
+    """The register-blocked 3x3 stride-1 loops (forward ``_forward_rows_3x3``, backward
+    ``_input_row_3x3`` / ``_kernel_row_3x3``) against PyTorch: borders, leftovers, padding subsets."""
+    rng = np.random.default_rng(19)
+    channels = 11  # not a multiple of the vector width: the loops' scalar tails run too
+    pads = _pads(padding, spatial, (3, 3), (1, 1), (1, 1))
+    x = rng.standard_normal((3, *spatial, channels)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, 1, channels)).astype(np.float32)
+    bias = rng.standard_normal(channels).astype(np.float32)
+    assert depthwise_kernels._specialised_forward(channels, channels, 3, 3, 1, 1, 1, 1)
+    assert depthwise_kernels._specialised_backward(channels, channels, 3, 1)
+    assert depthwise_kernels._blocked_backward(3, 1, 1, 1)
+    _check_combined_backward(x, kernel, bias, (3, 3), (1, 1), (1, 1), pads, needs, rng)
+
+
+def test_register_blocked_paths_are_not_taken_elsewhere():
+    assert not depthwise_kernels._specialised_forward(4, 8, 3, 3, 1, 1, 1, 1)  # multiplier 2
+    assert not depthwise_kernels._specialised_forward(4, 4, 3, 3, 2, 1, 1, 1)  # row stride 2
+    assert not depthwise_kernels._specialised_forward(4, 4, 3, 3, 1, 1, 1, 2)  # dilated
+    assert not depthwise_kernels._specialised_forward(4, 4, 1, 3, 1, 1, 1, 1)  # 1-D (height-1 kernel)
+    assert not depthwise_kernels._blocked_backward(3, 2, 1, 1)
+    assert not depthwise_kernels._blocked_backward(3, 1, 1, 2)
+
+
+def test_register_blocked_3x3_propagates_nan():
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((2, 8, 9, 5)).astype(np.float32)
+    x[1, 4, 5, 2] = np.nan
+    kernel = rng.standard_normal((3, 3, 5, 1)).astype(np.float32)
+    tensors = [cnnkit.Tensor(x, requires_grad=True), cnnkit.Tensor(kernel, requires_grad=True)]
+    output = F.depthwise_conv(*tensors, 1, "same")
+    upstream = np.ones(output.shape, dtype=np.float32)
+    upstream[0, 3, 4, 1] = np.nan  # reaches the input gradient (which does not read x)
+    output.backward(upstream)
+    leaves = [torch.tensor(x, requires_grad=True), torch.tensor(kernel, requires_grad=True)]
+    expected = _torch_depthwise(_pads("same", (8, 9), (3, 3), (1, 1), (1, 1)), (1, 1), (1, 1), 5, False)(*leaves)
+    expected.backward(torch.tensor(upstream))
+    for ours, theirs in ((output.numpy(), expected.detach().numpy()), (tensors[0].grad, leaves[0].grad.numpy()),
+                         (tensors[1].grad, leaves[1].grad.numpy().reshape(tensors[1].grad.shape))):
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+        assert np.isnan(ours).any()
+        np.testing.assert_allclose(ours[~np.isnan(ours)], theirs[~np.isnan(theirs)], rtol=1e-4, atol=1e-4)
