@@ -38,15 +38,15 @@ def two_threads():
 
 @pytest.fixture
 def side_by_side_calls(monkeypatch):
-    """Records how many batches each round of ``predict`` ran at once."""
+    """Records how many threads each ``predict`` ran its batches on."""
     calls = []
-    run = training._run_side_by_side
+    in_order = training._in_order
 
-    def spy(tasks):
-        calls.append(len(tasks))
-        return run(tasks)
+    def spy(task, steps, workers):
+        calls.append(workers)
+        return in_order(task, steps, workers)
 
-    monkeypatch.setattr(training, "_run_side_by_side", spy)
+    monkeypatch.setattr(training, "_in_order", spy)
     return calls
 
 
@@ -54,7 +54,7 @@ def test_side_by_side_outputs_equal_one_batch_at_a_time(two_threads, side_by_sid
     model = _lenet_like()
     x = np.random.default_rng(0).random((70, 20, 20, 1), dtype=np.float32)
     predicted = model.predict(x, batch_size=16, verbose=0)
-    assert side_by_side_calls == [2, 2, 1]  # 5 batches: two pairs, then the last alone
+    assert side_by_side_calls == [2]  # 5 batches on 2 threads
     one_at_a_time = np.concatenate([model.predict_on_batch(x[start:start + 16]) for start in range(0, 70, 16)])
     np.testing.assert_array_equal(predicted, one_at_a_time)
     assert predicted.dtype == np.float32 and predicted.shape == (70, 10)
@@ -65,7 +65,7 @@ def test_thread_count_and_grad_mode_are_restored(two_threads, side_by_side_calls
     x = np.zeros((40, 20, 20, 1), np.float32)
     assert autograd.is_grad_enabled()
     model.predict(x, batch_size=8, verbose=0)
-    assert max(side_by_side_calls) == 2
+    assert side_by_side_calls == [2]
     assert get_num_threads() == 2 and autograd.is_grad_enabled()
 
 
@@ -76,7 +76,7 @@ def test_one_thread_runs_one_batch_at_a_time(side_by_side_calls):
         _lenet_like().predict(np.zeros((40, 20, 20, 1), np.float32), batch_size=8, verbose=0)
     finally:
         cnnkit.set_num_threads(before)
-    assert side_by_side_calls and set(side_by_side_calls) == {1}
+    assert side_by_side_calls == [1]
 
 
 class _Recorder(Callback):
@@ -94,7 +94,7 @@ class _Recorder(Callback):
 def test_user_callbacks_see_batches_one_at_a_time_in_order(two_threads, side_by_side_calls):
     recorder = _Recorder()
     _lenet_like().predict(np.zeros((20, 20, 20, 1), np.float32), batch_size=8, verbose=0, callbacks=[recorder])
-    assert set(side_by_side_calls) == {1}
+    assert side_by_side_calls == [1]
     assert recorder.events == [("begin", 0), ("end", 0, 8), ("begin", 1), ("end", 1, 8), ("begin", 2), ("end", 2, 4)]
 
 
@@ -113,5 +113,20 @@ def test_user_layers_keep_one_batch_at_a_time(two_threads, side_by_side_calls):
     model.add(_UserScale())
     x = np.random.default_rng(1).random((32, 20, 20, 1), dtype=np.float32)
     predicted = model.predict(x, batch_size=8, verbose=0)
-    assert set(side_by_side_calls) == {1}
+    assert side_by_side_calls == [1]
     np.testing.assert_array_equal(predicted[:8], model.predict_on_batch(x[:8]))
+
+
+def test_an_error_in_a_batch_reaches_the_caller_and_threads_are_restored(two_threads, monkeypatch):
+    model = _lenet_like()
+    batch = model._predict_batch
+
+    def failing(x, step, batch_size):
+        if step == 3:
+            raise ValueError("batch 3 failed")
+        return batch(x, step, batch_size)
+
+    monkeypatch.setattr(model, "_predict_batch", failing)
+    with pytest.raises(ValueError, match="batch 3 failed"):
+        model.predict(np.zeros((80, 20, 20, 1), np.float32), batch_size=8, verbose=0)
+    assert get_num_threads() == 2
