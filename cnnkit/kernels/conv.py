@@ -406,9 +406,11 @@ def _thread_count():
     return _THREAD_COUNT[0]
 
 
-def _batch_chunks(batch, work):
-    """Contiguous batch slices, one per thread, when ``work`` is worth splitting; else one slice."""
-    if work < _PARALLEL_MIN_WORK or batch < 2:
+def _batch_chunks(batch, work, min_work=None):
+    """Contiguous slices of ``range(batch)``, one per thread, when ``work`` is worth splitting (at
+    least ``min_work``; default ``_PARALLEL_MIN_WORK``); else one slice. Every threaded kernel of
+    cnnkit (here, in ``pool`` and in ``depthwise``) splits its work with this."""
+    if work < (_PARALLEL_MIN_WORK if min_work is None else min_work) or batch < 2:
         return [slice(0, batch)]
     count = min(_thread_count(), batch)
     if count < 2:

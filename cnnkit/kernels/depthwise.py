@@ -619,11 +619,9 @@ def _backward_loops(grad, x, weights, grad_x, kernel_parts, bias_parts, stride_h
 def _ranges(count, work):
     """``count`` items as contiguous ``(first, last)`` ranges, one per thread when ``work`` pays
     for threads (see ``_PARALLEL_MIN_WORK``), else one range."""
-    from .conv import _thread_count
+    from .conv import _batch_chunks
 
-    threads = min(_thread_count(), count) if work >= _PARALLEL_MIN_WORK else 1
-    bounds = [count * index // max(threads, 1) for index in range(max(threads, 1) + 1)]
-    return [(first, last) for first, last in zip(bounds[:-1], bounds[1:]) if last > first]
+    return [(part.start, part.stop) for part in _batch_chunks(count, work, _PARALLEL_MIN_WORK) if part.stop > part.start]
 
 
 def _run_ranges(kernel, arguments, ranges):

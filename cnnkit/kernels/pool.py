@@ -465,12 +465,9 @@ def _over_batch_chunks(loop, cells, arrays, scalars):
     """``loop(*chunk_arrays, *scalars)`` for contiguous batch chunks, one per thread, on cnnkit's
     thread pool (the compiled loops release the GIL). Every array is sliced along its batch axis,
     so each call writes its own output cells: the result does not depend on the thread count."""
-    from .conv import _run_chunks, _thread_count
+    from .conv import _batch_chunks, _run_chunks
 
-    batch = arrays[0].shape[0]
-    count = min(_thread_count(), batch) if cells >= _PARALLEL_MIN_CELLS else 1
-    bounds = [batch * index // count for index in range(count + 1)] if count > 1 else [0, batch]
-    chunks = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+    chunks = _batch_chunks(arrays[0].shape[0], cells, _PARALLEL_MIN_CELLS)
     _run_chunks(lambda chunk: loop(*(array[chunk] for array in arrays), *scalars), chunks)
 
 
