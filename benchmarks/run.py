@@ -260,6 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_request.code or 0)
     if args.memory_child:
         return _memory_child_main(args.memory_child, args.threads)
+    from cnnkit.backend import keep_freed_memory
+
+    # Both sides allocate and free their activations on every call; with glibc's default policy a
+    # freed large array goes back to the system and the next call page-faults it in again, at a cost
+    # that depends on the heap's history (PyTorch's VGG-like case measured 72-94 ms from run to run).
+    # Keeping freed memory removes that noise for both sides alike; the report says it is on.
+    allocator_kept = keep_freed_memory()
 
     patterns = [part.strip() for option in args.cases for part in option.split(",") if part.strip()]
     all_cases = case_module.build_cases(quick=args.quick)
@@ -332,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
            + ("; the two differ by more than 20%: the machine's speed changed during the run"
               if abs(peak_after["best_gflops"] / peak["best_gflops"] - 1) > 0.2 else ""))
     _print("OpenBLAS environment: " + (", ".join(f"{k}={v}" for k, v in environment.items()) or "none set"))
+    _print("Allocator: " + ("freed memory kept for reuse (cnnkit.backend.keep_freed_memory), both sides"
+                            if allocator_kept else "the C library's default policy"))
     _print("BLAS and thread pools during the run (threadpoolctl):")
     for pool in blas:
         _print(_blas_line(pool))
@@ -352,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                          "python": platform.python_version()},
             "machine": {"platform": platform.platform(), "processor": platform.processor(),
                         "cpu_count": os.cpu_count()},
-            "gemm_peak": peak, "gemm_peak_at_end": peak_after, "reference_peak_gflops": reference_peak, "blas": blas, "openblas_environment": environment,
+            "gemm_peak": peak, "gemm_peak_at_end": peak_after, "reference_peak_gflops": reference_peak, "blas": blas, "openblas_environment": environment, "allocator_keeps_freed_memory": allocator_kept,
             "torch_threads": {"intra_op": torch_threads, "inter_op": torch_interop_threads},
             "cases": records, "memory": memory_record, "errors": errors, "elapsed_s": elapsed,
         }

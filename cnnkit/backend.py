@@ -108,3 +108,49 @@ def get_num_threads() -> int:
     pools = threadpool_info()
     blas = [pool["num_threads"] for pool in pools if pool.get("user_api") == "blas"]
     return max(blas or [pool["num_threads"] for pool in pools] or [1])
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEPT_MEMORY = [False]
+
+
+def keep_freed_memory() -> bool:
+    """Ask the C allocator to keep freed memory for reuse instead of handing it back to the system.
+
+    Why: by default glibc returns a freed array of more than a few MB to the system (and trims the
+    heap top), so the next array of that size is fresh memory, and every page of it costs a page
+    fault (the kernel zeroes it) on first touch. A network allocates and frees its activations
+    every step, so that cost recurs. Measured (2 threads, N=32, 28x28, 128 channels): a depthwise
+    convolution followed by a 1x1 convolution, 9.7 -> 5.9 ms; a VGG-like PyTorch convolution
+    forward+backward 88.8 -> 72.4 ms (PyTorch gains the same way in the same process).
+
+    Trade-off: the process's resident memory stays near its peak instead of shrinking after large
+    arrays are freed; arrays over 256 MiB still go straight back to the system. Process-wide and
+    one-way (glibc's adaptive thresholds cannot be restored). ``cnnkit train`` and ``cnnkit bench``
+    call it; call it yourself in a training script to get the same effect.
+
+    Returns:
+        True when the setting took effect (Linux with glibc), False elsewhere (nothing changed).
+
+    Example:
+        >>> import cnnkit
+        >>> cnnkit.backend.keep_freed_memory() in (True, False)
+        True
+    """
+    import ctypes
+    import sys
+
+    if _KEPT_MEMORY[0]:
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc (musl, ...): leave the allocator alone
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    kept = bool(mallopt(_M_MMAP_THRESHOLD, 256 << 20)) and bool(mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+    _KEPT_MEMORY[0] = kept
+    return kept
+

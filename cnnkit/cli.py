@@ -245,7 +245,7 @@ def _fit_digits_to_model(images: np.ndarray, model) -> np.ndarray:
 
 # ----- subcommands ----------------------------------------------------------------------------
 def _train(args) -> int:
-    from .backend import set_num_threads
+    from .backend import keep_freed_memory, set_num_threads
     from .datasets import mnist
     from .viz import plot_confusion_matrix, plot_feature_maps, plot_history, plot_learned_and_classic_filters
     from .zoo.lenet import TrainingRecipe, prepare_images, train_lenet5
@@ -260,6 +260,7 @@ def _train(args) -> int:
         seed=args.seed,
     )
     set_num_threads(args.threads)
+    keep_freed_memory()  # activations are freed and allocated again every step: reuse, no page faults
     print(f"Training LeNet-5 (tanh, average pooling) with {recipe.describe()}", flush=True)
     result = train_lenet5(recipe, data_path=args.data, limit=args.limit, verbose=args.verbose)
     os.makedirs(args.out, exist_ok=True)
