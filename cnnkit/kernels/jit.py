@@ -4,17 +4,19 @@ Most of cnnkit is NumPy: a convolution is a copy and one large matrix product, a
 both at memory or BLAS speed. A few passes are neither: a depthwise convolution (a per-channel
 multiply-add over every tap, with no product to hand to BLAS) and pooling over few channels (inner
 runs of 6 floats, one thread). NumPy spends several passes over memory on them and runs them on one
-core; a loop compiled by numba makes one pass, vectorised over channels, on every thread. Those
-kernels are written as plain Python loops (readable as the definition of the operation) and
-decorated with ``compiled``.
+core; a loop compiled by numba makes one pass, vectorised over channels (split by batch over
+cnnkit's threads where the pass is large). Those kernels are written as plain Python loops
+(readable as the definition of the operation) and decorated with ``compiled``. They are: depthwise
+convolution (``kernels.depthwise``), average pooling over exactly tiling windows and its fused tanh
+backward (``kernels.pool``) and the scatter of row-Toeplitz gradients (``kernels.conv``).
 
 Compiled kernels run on one thread (``parallel=False``), on the calling thread, without the GIL
 (``nogil=True``). numba's own thread pool measured unusable next to NumPy's BLAS on this 2-core
 class of machine: a matrix product followed by a ``parallel=True`` pooling kernel took 7.9 ms
 instead of 0.84 ms (numba's default OpenMP layer and OpenBLAS's worker threads each spin on the
 cores the other needs). Where a pass is large enough to pay for threads, split it by batch chunks
-over cnnkit's Python thread pool (``kernels.conv._run_chunks``): without the GIL the chunks run in
-parallel, and those threads sleep instead of spinning when idle.
+over cnnkit's Python thread pool (``kernels.conv._batch_chunks`` and ``_run_chunks``): without the
+GIL the chunks run in parallel, and those threads sleep instead of spinning when idle.
 
 numba is imported only when the first compiled kernel runs: ``import cnnkit`` stays light, and
 code that never pools or runs a depthwise convolution never pays numba's import (about 0.3 s).
