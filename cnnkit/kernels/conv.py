@@ -41,6 +41,7 @@ import math
 import threading
 
 from ..backend import get_array_module
+from . import depthwise
 from .jit import compiled, prange
 from ..shapes import conv_output_size, effective_kernel_size
 
@@ -354,11 +355,7 @@ def is_depthwise(kernel_shape, groups) -> bool:
 
 def _depthwise_compiled(array, kernel_shape, groups) -> bool:
     """Whether a convolution takes the compiled depthwise kernels (``cnnkit.kernels.depthwise``)."""
-    if not is_depthwise(kernel_shape, groups):
-        return False
-    from .depthwise import depthwise_supported  # imports no numba: that waits for the first run
-
-    return depthwise_supported(array, kernel_shape)
+    return is_depthwise(kernel_shape, groups) and depthwise.depthwise_supported(array, kernel_shape)
 
 
 def conv_backward_depthwise(grad, kernel, columns, kernel_shape, groups, input_size, strides, dilation, padding,
@@ -373,14 +370,12 @@ def conv_backward_depthwise(grad, kernel, columns, kernel_shape, groups, input_s
     Shape: grad ``(N, *L_out, C * m)``, kernel_shape ``(*k, 1, C * m)``, groups ``C`` ->
     ``(grad_x (N, *input_size, C) or None, grad_kernel kernel_shape or None, grad_bias (C * m,) or None)``.
     """
-    if not _depthwise_compiled(grad, kernel_shape, groups):
+    saved = isinstance(columns, depthwise.DepthwiseSaved)
+    if not _depthwise_compiled(grad, kernel_shape, groups) or (need_kernel and not saved):
         return None
-    if need_kernel and type(columns).__name__ != "DepthwiseSaved":
-        return None
-    from .depthwise import depthwise_backward
-
-    return depthwise_backward(grad, columns.x if need_kernel else None, kernel, kernel_shape, input_size, groups, strides,
-                              dilation, padding, need_input, need_kernel, need_bias)
+    x = columns.x if need_kernel else None
+    return depthwise.depthwise_backward(grad, x, kernel, kernel_shape, input_size, groups, strides, dilation, padding,
+                                        need_input, need_kernel, need_bias)
 
 
 # NumPy's ufunc loops run on one core, but they release the GIL: so a large copy or add is split
@@ -795,10 +790,8 @@ def conv_forward(x, kernel, strides, dilation, padding, groups=1, bias=None, kee
     """
     batch, filters = x.shape[0], kernel.shape[-1]
     if _depthwise_compiled(x, kernel.shape, groups):
-        from .depthwise import DepthwiseSaved, depthwise_forward
-
-        output = depthwise_forward(x, kernel, strides, dilation, padding, bias)
-        return (output, DepthwiseSaved(x, padding), False) if keep_columns else output
+        output = depthwise.depthwise_forward(x, kernel, strides, dilation, padding, bias)
+        return (output, depthwise.DepthwiseSaved(x, padding), False) if keep_columns else output
     plan = _row_toeplitz_plan(x.shape[1:-1], kernel.shape, strides, dilation, padding, groups)
     if plan is not None:
         geometry, one_d = plan
@@ -863,9 +856,8 @@ def conv_backward_input(grad, kernel, input_size, strides, dilation, padding, gr
     output_size = grad.shape[1:-1]
     batch, filters = grad.shape[0], grad.shape[-1]
     if _depthwise_compiled(grad, kernel.shape, groups):
-        from .depthwise import depthwise_backward_input
-
-        return depthwise_backward_input(grad, kernel, input_size, strides, dilation, padding, channels)
+        return conv_backward_depthwise(grad, kernel, None, kernel.shape, groups, input_size, strides, dilation, padding,
+                                       need_input=True, need_kernel=False, need_bias=False)[0]
     plan = _row_toeplitz_plan(tuple(input_size), kernel.shape, strides, dilation, padding, groups)
     if plan is not None and plan[0][-1][-len(output_size):] == tuple(output_size):
         geometry, one_d = plan
@@ -998,10 +990,8 @@ def conv_backward_kernel(grad, columns, kernel_shape, groups=1, strides=None, di
         -> ``kernel_shape`` = ``(*k, C // groups, F)``. For a compiled depthwise convolution
         ``columns`` is a ``DepthwiseSaved`` and ``strides``, ``dilation`` are needed to see its windows.
     """
-    if is_depthwise(kernel_shape, groups) and type(columns).__name__ == "DepthwiseSaved":
-        from .depthwise import depthwise_backward_kernel
-
-        return depthwise_backward_kernel(grad, columns, kernel_shape, strides, dilation)
+    if isinstance(columns, depthwise.DepthwiseSaved):
+        return _depthwise_kernel_gradients(grad, columns, kernel_shape, groups, strides, dilation, need_bias=False)[0]
     if isinstance(columns, RowColumns):
         return _row_toeplitz_backward_kernel(grad, columns, kernel_shape)[0]
     xp = get_array_module(grad)
@@ -1026,12 +1016,20 @@ def conv_backward_kernel_and_bias(grad, columns, kernel_shape, groups=1, strides
     """
     if isinstance(columns, RowColumns) and columns.bias_column:
         return _row_toeplitz_backward_kernel(grad, columns, kernel_shape)
-    if is_depthwise(kernel_shape, groups) and type(columns).__name__ == "DepthwiseSaved":
-        from .depthwise import depthwise_backward_kernel_and_bias  # both from one sweep over grad
-
-        return depthwise_backward_kernel_and_bias(grad, columns, kernel_shape, strides, dilation)
+    if isinstance(columns, depthwise.DepthwiseSaved):  # both from one sweep over grad
+        return _depthwise_kernel_gradients(grad, columns, kernel_shape, groups, strides, dilation, need_bias=True)
     grad_kernel = conv_backward_kernel(grad, columns, kernel_shape, groups, strides, dilation)
     return grad_kernel, conv_backward_bias(grad, use_blas=not is_depthwise(kernel_shape, groups))
+
+
+def _depthwise_kernel_gradients(grad, saved, kernel_shape, groups, strides, dilation, need_bias):
+    """``(kernel gradient, bias gradient or None)`` of a compiled depthwise convolution whose forward
+    kept ``saved`` (a ``DepthwiseSaved``): ``conv_backward_depthwise`` without the input gradient."""
+    _, grad_kernel, grad_bias = conv_backward_depthwise(
+        grad, None, saved, kernel_shape, groups, saved.x.shape[1:-1], strides, dilation, saved.padding,
+        need_input=False, need_kernel=True, need_bias=need_bias,
+    )
+    return grad_kernel, grad_bias
 
 
 def conv_transpose_backward(grad, x, kernel, kernel_shape, strides, dilation, padding, need_input=True, need_kernel=True):

@@ -48,8 +48,7 @@ from ..backend import get_array_module
 from ..shapes import conv_output_size
 from .jit import compiled
 
-__all__ = ["depthwise_supported", "depthwise_forward", "depthwise_backward", "depthwise_backward_input",
-           "depthwise_backward_kernel", "depthwise_backward_kernel_and_bias", "DepthwiseSaved"]
+__all__ = ["depthwise_supported", "depthwise_forward", "depthwise_backward", "DepthwiseSaved"]
 
 # Number of row partitions the kernel and bias gradients are summed over (each partition's partial
 # sum is private; they are added in partition order). Fixed, so the result does not depend on the
@@ -743,34 +742,3 @@ def depthwise_backward(grad, x, kernel, kernel_shape, input_size, channels, stri
     grad_kernel = kernel_parts[0].reshape(kernel_shape).copy() if need_kernel else None
     grad_bias = bias_parts[0].copy() if need_bias else None
     return grad_x, grad_kernel, grad_bias
-
-
-def depthwise_backward_input(grad, kernel, input_size, strides, dilation, padding, channels):
-    """The input gradient alone (see ``depthwise_backward``).
-
-    Shape: grad ``(N, *L_out, C * m)``, kernel ``(*k, 1, C * m)`` -> ``(N, *input_size, C)``.
-    """
-    return depthwise_backward(grad, None, kernel, kernel.shape, input_size, channels, strides, dilation, padding,
-                              need_input=True, need_kernel=False)[0]
-
-
-def depthwise_backward_kernel(grad, saved, kernel_shape, strides, dilation):
-    """The kernel gradient alone (see ``depthwise_backward``); ``saved`` is the forward's ``DepthwiseSaved``.
-
-    Shape: grad ``(N, *L_out, C * m)``, saved.x ``(N, *L_in, C)`` -> ``kernel_shape`` = ``(*k, 1, C * m)``.
-    """
-    x = saved.x
-    return depthwise_backward(grad, x, None, kernel_shape, x.shape[1:-1], x.shape[-1], strides, dilation, saved.padding,
-                              need_input=False, need_kernel=True)[1]
-
-
-def depthwise_backward_kernel_and_bias(grad, saved, kernel_shape, strides, dilation):
-    """The kernel and bias gradients from one sweep (see ``depthwise_backward``).
-
-    Shape: grad ``(N, *L_out, C * m)``, saved.x ``(N, *L_in, C)`` -> ``(kernel_shape, (C * m,))``.
-    """
-    x = saved.x
-    _, grad_kernel, grad_bias = depthwise_backward(grad, x, None, kernel_shape, x.shape[1:-1], x.shape[-1], strides,
-                                                   dilation, saved.padding, need_input=False, need_kernel=True,
-                                                   need_bias=True)
-    return grad_kernel, grad_bias

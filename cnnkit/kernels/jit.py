@@ -46,10 +46,10 @@ def _numba():
     return numba
 
 
-def prange(*arguments):
-    """``range``, marking a loop whose iterations are independent (numba's name for such a loop;
-    compiled kernels here run them in order on one thread, see the module note)."""
-    return range(*arguments)
+# Marks a loop whose iterations are independent (numba's name for such a loop). It is Python's own
+# ``range``, so compiled code and plain Python read it the same way: the kernels here run their
+# iterations in order on one thread (see the module note).
+prange = range
 
 
 def compiled(function):
@@ -76,7 +76,7 @@ def compiled(function):
         with _COMPILE_LOCK:  # the first calls may come from several threads at once: compile once
             if "kernel" not in state:
                 numba = _numba()
-                python = _with_numba_prange(function, numba)
+                python = _with_compiled_helpers(function)
                 try:
                     state["kernel"] = numba.njit(cache=True, nogil=True)(python)
                 except RuntimeError:  # no writable cache folder anywhere (read-only install, no home):
@@ -93,14 +93,12 @@ def compiled(function):
     return run
 
 
-def _with_numba_prange(function, numba):
-    """``function`` over a copy of its globals in which ``prange`` is ``numba.prange`` and every
-    other ``compiled`` function it calls is that function's numba version (the module's own names
-    stay the Python ones)."""
+def _with_compiled_helpers(function):
+    """``function`` over a copy of its globals in which every other ``compiled`` function it calls
+    is that function's numba version (the module's own names stay the Python ones)."""
     import types
 
     namespace = dict(function.__globals__)
-    namespace["prange"] = numba.prange
     for name in function.__code__.co_names:
         helper = namespace.get(name)
         if callable(getattr(helper, "dispatcher", None)) and hasattr(helper, "python_function"):
